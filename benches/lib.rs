@@ -1,0 +1,1 @@
+//! Benchmarks for axum-stytch; see `benches/` and the `load` binary.

@@ -1,0 +1,94 @@
+//! The HTTP plumbing shared by the JWKS, sessions and RBAC calls: one client with
+//! deadlines and no redirects, bodies read up to a cap, failures as reason codes.
+
+use std::time::Duration;
+
+use crate::config::StytchConfig;
+
+/// A response read in full (up to the cap).
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// The client every call uses. Redirects are never followed: they would carry our
+/// Basic credentials to another host, and keys must come from the configured origin.
+pub(crate) fn client(config: &StytchConfig) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(config.request_timeout)
+        .connect_timeout(config.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("axum-stytch/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        // Only a broken TLS backend fails here, which is a build problem, not input.
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+pub(crate) async fn get(client: &reqwest::Client, url: &str, cap: usize) -> Result<Fetched, &'static str> {
+    read(client.get(url).send().await, cap).await
+}
+
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    config: &StytchConfig,
+    body: &impl serde::Serialize,
+    cap: usize,
+) -> Result<Fetched, &'static str> {
+    let request = client
+        .post(url)
+        .basic_auth(&*config.project_id, Some(config.secret.expose()))
+        .json(body);
+    read(request.send().await, cap).await
+}
+
+pub(crate) async fn get_authed(
+    client: &reqwest::Client,
+    url: &str,
+    config: &StytchConfig,
+    cap: usize,
+) -> Result<Fetched, &'static str> {
+    let request = client
+        .get(url)
+        .basic_auth(&*config.project_id, Some(config.secret.expose()));
+    read(request.send().await, cap).await
+}
+
+async fn read(sent: reqwest::Result<reqwest::Response>, cap: usize) -> Result<Fetched, &'static str> {
+    let mut response = sent.map_err(classify)?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs.min(3600)));
+    if response.content_length().is_some_and(|len| len > cap as u64) {
+        return Err("upstream_body_too_large");
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > cap {
+            return Err("upstream_body_too_large");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched {
+        status,
+        body,
+        retry_after,
+    })
+}
+
+fn classify(error: reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "upstream_timeout"
+    } else if error.is_connect() {
+        "upstream_unreachable"
+    } else {
+        "upstream_connection_failed"
+    }
+}

@@ -1,0 +1,335 @@
+//! The project's signing keys: fetched from Stytch, parsed once, read lock-free.
+//!
+//! Readers load an immutable [`KeySet`] through `arc-swap`; a refresh builds a new set
+//! and swaps it in, so a refresh never blocks a reader. Refreshes happen (a) when the
+//! set is older than the max-age, in the background, (b) when a token names an unknown
+//! `kid`, at most once per cooldown, and (c) on a cold start. One fetch runs at a time
+//! and every caller who needs it shares it. A failed fetch keeps the last good set and
+//! backs off exponentially (or as long as `Retry-After` asks).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, Guard};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use crate::clock::{elapsed, millis};
+use crate::config::StytchConfig;
+use crate::http::{self, Fetched};
+use crate::singleflight::SingleFlight;
+
+const MAX_JWKS_BYTES: usize = 1 << 20;
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// An immutable snapshot of the usable keys.
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    keys: HashMap<String, ParsedPublicKey>,
+    /// When this set was fetched (clock millis); 0 for the empty initial set.
+    fetched_at_ms: i64,
+}
+
+impl KeySet {
+    pub(crate) fn get(&self, kid: &str) -> Option<&ParsedPublicKey> {
+        self.keys.get(kid)
+    }
+
+    pub(crate) fn contains(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// Why a fetch failed; cloned to every waiter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FetchFailed {
+    pub(crate) reason: &'static str,
+    pub(crate) retry_after: Duration,
+}
+
+/// What asking for a refresh achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refresh {
+    /// A fetch completed (by us or a concurrent caller); load the set again.
+    Done,
+    /// A refresh happened too recently; the set is what Stytch serves.
+    CoolingDown,
+    /// The fetch failed, or we are backing off from earlier failures.
+    Failed(FetchFailed),
+}
+
+#[derive(Debug, Default)]
+struct Schedule {
+    last_attempt_ms: Option<i64>,
+    failures: u32,
+    /// No new attempt before this (backoff or Retry-After).
+    not_before_ms: i64,
+}
+
+/// Cheap to clone; clones share the keys and the fetch state.
+#[derive(Clone)]
+pub(crate) struct Jwks(Arc<Inner>);
+
+struct Inner {
+    config: Arc<StytchConfig>,
+    http: reqwest::Client,
+    url: String,
+    keys: ArcSwap<KeySet>,
+    schedule: Mutex<Schedule>,
+    /// When the next background refresh is due (clock millis); read on the hot path.
+    next_refresh_ms: AtomicI64,
+    flights: SingleFlight<(), Result<usize, FetchFailed>>,
+    fetches: AtomicU64,
+}
+
+type Flight = futures_util::future::Shared<
+    futures_util::future::BoxFuture<'static, Option<Result<usize, FetchFailed>>>,
+>;
+
+impl std::fmt::Debug for Jwks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwks")
+            .field("url", &self.0.url)
+            .field("keys", &self.0.keys.load().keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Jwks {
+    pub(crate) fn new(config: Arc<StytchConfig>, http: reqwest::Client) -> Self {
+        Self(Arc::new(Inner {
+            url: config.jwks_url(),
+            config,
+            http,
+            keys: ArcSwap::from_pointee(KeySet::default()),
+            schedule: Mutex::new(Schedule::default()),
+            // Nothing is due until the first fetch: construction never touches the network.
+            next_refresh_ms: AtomicI64::new(i64::MAX),
+            flights: SingleFlight::default(),
+            fetches: AtomicU64::new(0),
+        }))
+    }
+
+    /// The current set, lock-free. Starts a background refresh when one is due.
+    pub(crate) fn load(&self) -> Guard<Arc<KeySet>> {
+        let now = self.0.config.clock.now_millis();
+        if now >= self.0.next_refresh_ms.load(Ordering::Relaxed) {
+            self.refresh_in_background(now);
+        }
+        self.0.keys.load()
+    }
+
+    /// Whether the set is too old to trust (refreshes have failed for `max_stale`).
+    pub(crate) fn is_stale(&self, set: &KeySet) -> bool {
+        let now = self.0.config.clock.now_millis();
+        set.fetched_at_ms > 0 && elapsed(set.fetched_at_ms, now) > self.0.config.jwks_max_stale
+    }
+
+    /// HTTP fetches attempted so far.
+    pub(crate) fn fetch_count(&self) -> u64 {
+        self.0.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Refreshes because a token named a kid we do not have (`unknown_kid`: at most once
+    /// per cooldown), or because there are no usable keys. Waits for the result.
+    pub(crate) async fn refresh(&self, unknown_kid: bool) -> Refresh {
+        let now = self.0.config.clock.now_millis();
+        if !self.0.flights.in_flight(&()) {
+            let schedule = self.0.schedule.lock().unwrap_or_else(PoisonError::into_inner);
+            if now < schedule.not_before_ms {
+                return Refresh::Failed(FetchFailed {
+                    reason: "jwks_unavailable",
+                    retry_after: elapsed(now, schedule.not_before_ms),
+                });
+            }
+            let cooling = schedule
+                .last_attempt_ms
+                .is_some_and(|t| elapsed(t, now) < self.0.config.jwks_cooldown);
+            if unknown_kid && cooling {
+                return Refresh::CoolingDown;
+            }
+        }
+        match self.start_fetch(now).await {
+            Some(Ok(_)) => Refresh::Done,
+            Some(Err(failed)) => Refresh::Failed(failed),
+            None => Refresh::Failed(FetchFailed {
+                reason: "jwks_unavailable",
+                retry_after: MIN_BACKOFF,
+            }),
+        }
+    }
+
+    fn refresh_in_background(&self, now: i64) {
+        // Push the due time out first so that concurrent readers do not all try.
+        self.0
+            .next_refresh_ms
+            .store(now.saturating_add(millis(MIN_BACKOFF)), Ordering::Relaxed);
+        let not_before = self
+            .0
+            .schedule
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .not_before_ms;
+        if now >= not_before {
+            // Fire and forget: the flight runs in its own task.
+            drop(self.start_fetch(now));
+        } else {
+            self.0.next_refresh_ms.store(not_before, Ordering::Relaxed);
+        }
+    }
+
+    fn start_fetch(&self, now: i64) -> Flight {
+        let inner = Arc::clone(&self.0);
+        let (flight, started) = self
+            .0
+            .flights
+            .run((), move || async move { inner.fetch_and_swap().await });
+        if started {
+            self.0
+                .schedule
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .last_attempt_ms = Some(now);
+        }
+        flight
+    }
+}
+
+impl Inner {
+    async fn fetch_and_swap(&self) -> Result<usize, FetchFailed> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let result = match http::get(&self.http, &self.url, MAX_JWKS_BYTES).await {
+            Ok(Fetched { status: 200, body, .. }) => parse_key_set(&body).map_err(|reason| (reason, None)),
+            Ok(Fetched { status, retry_after, .. }) => {
+                let reason = if status == 429 { "jwks_rate_limited" } else { "jwks_bad_status" };
+                Err((reason, retry_after))
+            }
+            Err(reason) => Err((reason, None)),
+        };
+        let now = self.config.clock.now_millis();
+        let mut schedule = self.schedule.lock().unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(keys) => {
+                let count = keys.len();
+                self.keys.store(Arc::new(KeySet {
+                    keys,
+                    fetched_at_ms: now.max(1),
+                }));
+                schedule.failures = 0;
+                schedule.not_before_ms = 0;
+                // Refresh a little before the max-age so readers never see it lapse.
+                let due = millis(self.config.jwks_max_age) / 10 * 8;
+                self.next_refresh_ms.store(now.saturating_add(due.max(1)), Ordering::Relaxed);
+                tracing::debug!(keys = count, "stytch.jwks.refreshed");
+                Ok(count)
+            }
+            Err((reason, retry_after)) => {
+                schedule.failures = schedule.failures.saturating_add(1);
+                let backoff = MIN_BACKOFF
+                    .saturating_mul(1 << (schedule.failures - 1).min(6))
+                    .min(MAX_BACKOFF);
+                let wait = retry_after.map_or(backoff, |r| r.max(backoff));
+                schedule.not_before_ms = now.saturating_add(millis(wait));
+                self.next_refresh_ms.store(schedule.not_before_ms, Ordering::Relaxed);
+                tracing::warn!(reason, failures = schedule.failures, retry_in_ms = millis(wait), "stytch.jwks.fetch_failed");
+                Err(FetchFailed {
+                    reason,
+                    retry_after: wait,
+                })
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct JwkSetDoc {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: Option<String>,
+    kid: Option<String>,
+    alg: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    key_ops: Option<Vec<String>>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+/// Parses a JWKS document, keeping only keys usable for RS256 signature checks. Other
+/// key types, other algorithms and malformed siblings are skipped, not fatal; a set
+/// with no usable key is a failed fetch (the last good set stays).
+pub(crate) fn parse_key_set(body: &[u8]) -> Result<HashMap<String, ParsedPublicKey>, &'static str> {
+    let doc: JwkSetDoc = serde_json::from_slice(body).map_err(|_| "jwks_malformed")?;
+    let mut keys = HashMap::with_capacity(doc.keys.len());
+    for value in doc.keys {
+        let Ok(jwk) = serde_json::from_value::<RawJwk>(value) else {
+            continue;
+        };
+        if let Some((kid, key)) = usable_key(jwk) {
+            keys.insert(kid, key);
+        }
+    }
+    if keys.is_empty() {
+        return Err("jwks_no_usable_keys");
+    }
+    Ok(keys)
+}
+
+fn usable_key(jwk: RawJwk) -> Option<(String, ParsedPublicKey)> {
+    if jwk.kty.as_deref() != Some("RSA") {
+        return None;
+    }
+    // The JWK's own restrictions must agree with an RS256 signature check.
+    if jwk.alg.as_deref().is_some_and(|a| a != "RS256")
+        || jwk.use_.as_deref().is_some_and(|u| u != "sig")
+        || jwk.key_ops.as_ref().is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
+    {
+        return None;
+    }
+    let kid = jwk.kid.filter(|k| !k.is_empty() && k.len() <= 256)?;
+    let n = URL_SAFE_NO_PAD.decode(jwk.n?).ok()?;
+    let e = URL_SAFE_NO_PAD.decode(jwk.e?).ok()?;
+    let n = strip_leading_zeros(&n);
+    let e = strip_leading_zeros(&e);
+    // At least 2048 bits; an odd exponent of at least 3 (e = 1 makes forgery trivial).
+    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+    let e_value = e.iter().try_fold(0u64, |acc, &b| acc.checked_mul(256).map(|a| a + u64::from(b)));
+    if bits < 2048 || e.len() > 8 || e_value.is_none_or(|v| v < 3 || v % 2 == 0) {
+        return None;
+    }
+    let key = RsaPublicKeyComponents { n, e }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .ok()?;
+    Some((kid, key))
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_documents_are_fetch_failures() {
+        assert_eq!(parse_key_set(b"<html>").unwrap_err(), "jwks_malformed");
+        assert_eq!(parse_key_set(br#"{"nokeys":[]}"#).unwrap_err(), "jwks_malformed");
+        assert_eq!(parse_key_set(br#"{"keys":[]}"#).unwrap_err(), "jwks_no_usable_keys");
+        let odd = br#"{"keys":[{"kty":"EC","kid":"a","crv":"P-256"},{"kty":"RSA","kid":"b","n":"AQAB","e":"AQAB"},42]}"#;
+        assert_eq!(parse_key_set(odd).unwrap_err(), "jwks_no_usable_keys");
+    }
+}

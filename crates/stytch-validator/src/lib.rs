@@ -1,0 +1,95 @@
+//! Framework-agnostic verification of [Stytch](https://stytch.com) sessions.
+//!
+//! A [`Validator`] checks a session JWT locally against the project's cached JWKS and
+//! only asks Stytch's API when it must: for opaque session tokens, and for JWTs that
+//! are authentic but expired, too old, or cannot be checked because the keys are
+//! unavailable. Forged and malformed tokens are rejected locally and never reach
+//! Stytch. Web-framework integration lives in the `axum-stytch` crate, which
+//! re-exports this one.
+//!
+//! ```no_run
+//! use stytch_validator::{Credentials, StytchConfig, Validator};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // STYTCH_PROJECT_ID, STYTCH_SECRET and optionally STYTCH_API_URL.
+//! let validator = Validator::new(StytchConfig::from_env()?);
+//! let auth = validator.authenticate(Credentials::jwt("eyJhbGciOi...")).await?;
+//! println!("user {} via {:?}", auth.session.user_id(), auth.session.source());
+//! if let Some(fresh) = auth.refreshed {
+//!     // Stytch issued a new JWT: give it back to the client.
+//!     let _ = fresh.session_jwt;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # What is checked locally
+//!
+//! RS256 only, the key chosen by `kid` from the JWKS (keys whose `alg`, `use` or
+//! `key_ops` say otherwise, or under 2048 bits, are ignored); `typ` when present;
+//! `iss` is `stytch.com/{project_id}` or the configured custom domain; `aud` contains
+//! the project id; `exp`, `iat` (and `nbf` when present) against the injected
+//! [`Clock`] with a small leeway; headers that would change processing (`crit`, `jku`,
+//! `jwk`, `x5u`, `x5c`, ...) are refused; the token size is capped before parsing.
+//!
+//! # Caches and failure handling
+//!
+//! * The JWKS is read lock-free, refreshed in the background at its max-age, on an
+//!   unknown `kid` at most once per cooldown, one fetch at a time; a failed fetch
+//!   keeps the last good keys.
+//! * A JWT that verified is remembered until it expires; every hit re-checks time and
+//!   that its key is still published.
+//! * Remote checks are coalesced per credential, refused credentials are remembered
+//!   briefly, calls have deadlines, one retry on 5xx/429, and a circuit breaker.
+//!
+//! # Errors
+//!
+//! Every failure is an [`AuthError`] whose [`ErrorKind`] maps to 401, 403, 503 or 500
+//! and whose [`reason`](AuthError::reason) is a stable code. Tokens and secrets never
+//! appear in errors, `Debug` output or logs; logs carry a short
+//! [`fingerprint`] instead.
+//!
+//! # Tracing
+//!
+//! Events use the target `stytch_validator` and these stable names and fields:
+//! `stytch.jwt.rejected` / `stytch.jwt.remote_fallback` (`token.fp`, `reason`),
+//! `stytch.api.authenticated` / `stytch.api.rejected` / `stytch.api.failed`
+//! (`token.fp`, `reason`, `elapsed_ms`), `stytch.api.circuit_open`,
+//! `stytch.jwks.refreshed` (`keys`), `stytch.jwks.fetch_failed` (`reason`,
+//! `failures`, `retry_in_ms`), `stytch.rbac.policy_refreshed`.
+
+mod breaker;
+mod clock;
+mod config;
+mod error;
+mod http;
+mod jwks;
+mod jwt;
+mod rbac;
+mod remote;
+mod session;
+mod singleflight;
+mod time_fmt;
+mod validator;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{ConfigError, LIVE_API_URL, StytchConfig, StytchConfigBuilder, TEST_API_URL, Vertical};
+pub use error::{AuthError, ErrorKind};
+pub use rbac::{Authorization, Permission, Policy, Resource, Role};
+pub use session::{
+    AuthenticationFactor, AuthenticatorAppFactor, EmailFactor, OAuthFactor, Organization,
+    PhoneNumberFactor, SessionAttributes, SessionSource, SsoFactor, StytchSession, WebAuthnFactor,
+};
+pub use validator::{Authenticated, Credentials, RefreshedTokens, Validator, ValidatorStats};
+
+/// A short, non-reversible fingerprint of a credential for logs: the first 8 bytes of
+/// its SHA-256, in hex. Lets you correlate log lines without logging the credential.
+///
+/// ```
+/// let fp = stytch_validator::fingerprint("some-session-token");
+/// assert_eq!(fp.len(), 16);
+/// assert!(!fp.contains("session"));
+/// ```
+pub fn fingerprint(credential: &str) -> String {
+    let digest = remote::fingerprint_digest(credential);
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

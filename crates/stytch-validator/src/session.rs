@@ -1,0 +1,387 @@
+//! The authenticated session as handlers see it, mapped from a session JWT or from a
+//! Stytch API response (reference §11.4).
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+/// Where a session was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionSource {
+    /// A session JWT verified locally against the cached JWKS (no call to Stytch).
+    LocalJwt,
+    /// Stytch's `sessions/authenticate` API.
+    Remote,
+}
+
+/// The organization of a B2B member session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organization {
+    /// `organization-test-...`
+    pub organization_id: String,
+    /// The organization's slug.
+    pub slug: String,
+}
+
+/// An authenticated Stytch session. Cheap to clone (one reference count).
+///
+/// For consumer projects [`user_id`](Self::user_id) is the user; for B2B projects it is
+/// the member id and [`organization`](Self::organization) is set.
+#[derive(Clone, PartialEq)]
+pub struct StytchSession(Arc<SessionData>);
+
+#[derive(PartialEq)]
+pub(crate) struct SessionData {
+    pub(crate) session_id: String,
+    pub(crate) user_id: String,
+    pub(crate) started_at: Option<OffsetDateTime>,
+    pub(crate) last_accessed_at: Option<OffsetDateTime>,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) attributes: SessionAttributes,
+    pub(crate) authentication_factors: Vec<AuthenticationFactor>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) custom_claims: Map<String, Value>,
+    pub(crate) organization: Option<Organization>,
+    pub(crate) source: SessionSource,
+}
+
+impl StytchSession {
+    pub(crate) fn from_data(data: SessionData) -> Self {
+        Self(Arc::new(data))
+    }
+
+    /// The session id (`session-test-...`, or `member-session-test-...` for B2B).
+    pub fn session_id(&self) -> &str {
+        &self.0.session_id
+    }
+
+    /// The user id (consumer) or member id (B2B): the JWT's `sub`.
+    pub fn user_id(&self) -> &str {
+        &self.0.user_id
+    }
+
+    /// The member id of a B2B session (same as [`user_id`](Self::user_id)).
+    pub fn member_id(&self) -> &str {
+        &self.0.user_id
+    }
+
+    /// When the session started.
+    pub fn started_at(&self) -> Option<OffsetDateTime> {
+        self.0.started_at
+    }
+
+    /// When the session was last used.
+    pub fn last_accessed_at(&self) -> Option<OffsetDateTime> {
+        self.0.last_accessed_at
+    }
+
+    /// When the session (not the JWT) expires.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.0.expires_at
+    }
+
+    /// IP address and user agent recorded at login (often empty).
+    pub fn attributes(&self) -> &SessionAttributes {
+        &self.0.attributes
+    }
+
+    /// The factors this session authenticated with, e.g. a magic link then TOTP.
+    pub fn authentication_factors(&self) -> &[AuthenticationFactor] {
+        &self.0.authentication_factors
+    }
+
+    /// The session's RBAC roles (from the session claim, never from custom claims).
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
+    }
+
+    /// Whether the session holds `role` (exact, case-sensitive).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.roles.iter().any(|r| r == role)
+    }
+
+    /// The B2B organization, if this is a member session.
+    pub fn organization(&self) -> Option<&Organization> {
+        self.0.organization.as_ref()
+    }
+
+    /// The organization id of a B2B member session.
+    pub fn organization_id(&self) -> Option<&str> {
+        self.0.organization.as_ref().map(|o| o.organization_id.as_str())
+    }
+
+    /// Custom claims: top-level JWT claims other than the registered and Stytch ones.
+    pub fn custom_claims_map(&self) -> &Map<String, Value> {
+        &self.0.custom_claims
+    }
+
+    /// Custom claims deserialized into your own type.
+    ///
+    /// ```
+    /// # fn f(session: stytch_validator::StytchSession) -> Result<(), serde_json::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Claims { plan: String }
+    /// let claims: Claims = session.custom_claims()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn custom_claims<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(MapRef(&self.0.custom_claims))
+    }
+
+    /// One custom claim deserialized into your own type; `None` if absent or of another shape.
+    pub fn custom_claim<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        self.0
+            .custom_claims
+            .get(name)
+            .and_then(|v| T::deserialize(v).ok())
+    }
+
+    /// Whether this session was verified locally or by Stytch.
+    pub fn source(&self) -> SessionSource {
+        self.0.source
+    }
+
+    /// The number of distinct factor types the session authenticated with (MFA level).
+    pub fn factor_count(&self) -> usize {
+        let mut kinds: Vec<&str> = self
+            .0
+            .authentication_factors
+            .iter()
+            .map(|f| f.factor_type())
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds.len()
+    }
+
+    /// The most recent authentication of any factor.
+    pub fn last_authenticated_at(&self) -> Option<OffsetDateTime> {
+        self.0
+            .authentication_factors
+            .iter()
+            .filter_map(|f| f.last_authenticated_at())
+            .max()
+    }
+}
+
+/// Deserializes a borrowed map without cloning it into a `Value` first.
+struct MapRef<'a>(&'a Map<String, Value>);
+
+impl<'de> serde::Deserializer<'de> for MapRef<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        use serde::de::value::MapDeserializer;
+        let iter = self.0.iter().map(|(k, v)| (k.as_str(), v));
+        let mut map = MapDeserializer::new(iter);
+        let value = visitor.visit_map(&mut map)?;
+        map.end()?;
+        Ok(value)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl fmt::Debug for StytchSession {
+    // Ids are not secrets; claims may be personal data, so they are only counted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StytchSession")
+            .field("session_id", &self.0.session_id)
+            .field("user_id", &self.0.user_id)
+            .field("organization", &self.0.organization.as_ref().map(|o| &o.organization_id))
+            .field("expires_at", &self.0.expires_at)
+            .field("factors", &self.0.authentication_factors.iter().map(|f| f.factor_type()).collect::<Vec<_>>())
+            .field("roles", &self.0.roles)
+            .field("custom_claims", &self.0.custom_claims.len())
+            .field("source", &self.0.source)
+            .finish()
+    }
+}
+
+impl Serialize for StytchSession {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let d = &self.0;
+        let mut st = s.serialize_struct("StytchSession", 11)?;
+        st.serialize_field("session_id", &d.session_id)?;
+        st.serialize_field("user_id", &d.user_id)?;
+        st.serialize_field("started_at", &d.started_at.map(crate::time_fmt::Rfc3339))?;
+        st.serialize_field("last_accessed_at", &d.last_accessed_at.map(crate::time_fmt::Rfc3339))?;
+        st.serialize_field("expires_at", &crate::time_fmt::Rfc3339(d.expires_at))?;
+        st.serialize_field("attributes", &d.attributes)?;
+        st.serialize_field("authentication_factors", &d.authentication_factors)?;
+        st.serialize_field("roles", &d.roles)?;
+        st.serialize_field("custom_claims", &d.custom_claims)?;
+        st.serialize_field("organization", &d.organization)?;
+        st.serialize_field("source", &d.source)?;
+        st.end()
+    }
+}
+
+/// The `attributes` of a session: where it was created.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionAttributes {
+    /// The client's IP address, if Stytch recorded one.
+    pub ip_address: String,
+    /// The client's user agent, if Stytch recorded one.
+    pub user_agent: String,
+}
+
+/// One authentication factor of a session. `type` and `delivery_method` are kept as open
+/// strings: Stytch adds new ones, and an unknown value must not break authentication.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthenticationFactor {
+    #[serde(rename = "type")]
+    factor_type: String,
+    #[serde(default)]
+    delivery_method: String,
+    #[serde(default, with = "crate::time_fmt::option", skip_serializing_if = "Option::is_none")]
+    last_authenticated_at: Option<OffsetDateTime>,
+    #[serde(default, with = "crate::time_fmt::option", skip_serializing_if = "Option::is_none")]
+    created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "crate::time_fmt::option", skip_serializing_if = "Option::is_none")]
+    updated_at: Option<OffsetDateTime>,
+    /// The `<kind>_factor` sub-objects, as sent.
+    #[serde(flatten)]
+    details: Map<String, Value>,
+}
+
+/// `email_factor`: the email a magic link or OTP went to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EmailFactor {
+    /// `email-test-...`
+    pub email_id: String,
+    /// The address.
+    pub email_address: String,
+}
+
+/// `phone_number_factor`: the phone an SMS or WhatsApp OTP went to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PhoneNumberFactor {
+    /// `phone-number-test-...`
+    pub phone_id: String,
+    /// E.164 number.
+    pub phone_number: String,
+}
+
+/// Any `<provider>_oauth_factor`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OAuthFactor {
+    /// The OAuth registration id.
+    pub id: String,
+    /// The user's id at the provider.
+    pub provider_subject: String,
+    /// The linked email, if any.
+    #[serde(default)]
+    pub email_id: Option<String>,
+}
+
+/// `webauthn_factor`: a passkey or security key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WebAuthnFactor {
+    /// The registration id.
+    pub webauthn_registration_id: String,
+    /// The relying-party domain.
+    pub domain: String,
+    /// The authenticator's user agent, if known.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// `authenticator_app_factor`: a TOTP app.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AuthenticatorAppFactor {
+    /// The TOTP registration id.
+    pub totp_id: String,
+}
+
+/// `saml_sso_factor` or `oidc_sso_factor`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SsoFactor {
+    /// The registration id.
+    pub id: String,
+    /// The SSO connection id.
+    pub provider_id: String,
+    /// The user's id at the identity provider.
+    pub external_id: String,
+}
+
+impl AuthenticationFactor {
+    /// The factor type, e.g. `magic_link`, `otp`, `totp`, `webauthn`, `oauth`, `sso`.
+    pub fn factor_type(&self) -> &str {
+        &self.factor_type
+    }
+
+    /// How it was delivered, e.g. `email`, `sms`, `authenticator_app`, `oauth_google`.
+    pub fn delivery_method(&self) -> &str {
+        &self.delivery_method
+    }
+
+    /// When this factor was last used.
+    pub fn last_authenticated_at(&self) -> Option<OffsetDateTime> {
+        self.last_authenticated_at
+    }
+
+    /// When this factor was first used in the session, when Stytch sends it.
+    pub fn created_at(&self) -> Option<OffsetDateTime> {
+        self.created_at
+    }
+
+    /// When this factor was last updated, when Stytch sends it.
+    pub fn updated_at(&self) -> Option<OffsetDateTime> {
+        self.updated_at
+    }
+
+    /// A sub-object by its key (e.g. `"crypto_wallet_factor"`), as sent.
+    pub fn detail(&self, key: &str) -> Option<&Value> {
+        self.details.get(key)
+    }
+
+    fn typed<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.details.get(key).and_then(|v| T::deserialize(v).ok())
+    }
+
+    /// The `email_factor`, for magic links and email OTPs.
+    pub fn email_factor(&self) -> Option<EmailFactor> {
+        self.typed("email_factor")
+    }
+
+    /// The `phone_number_factor`, for SMS and WhatsApp OTPs.
+    pub fn phone_number_factor(&self) -> Option<PhoneNumberFactor> {
+        self.typed("phone_number_factor")
+    }
+
+    /// The `<provider>_oauth_factor`, whatever the provider.
+    pub fn oauth_factor(&self) -> Option<OAuthFactor> {
+        self.details
+            .iter()
+            .find(|(k, _)| k.ends_with("_oauth_factor"))
+            .and_then(|(_, v)| OAuthFactor::deserialize(v).ok())
+    }
+
+    /// The `webauthn_factor`.
+    pub fn webauthn_factor(&self) -> Option<WebAuthnFactor> {
+        self.typed("webauthn_factor")
+    }
+
+    /// The `authenticator_app_factor` (TOTP).
+    pub fn authenticator_app_factor(&self) -> Option<AuthenticatorAppFactor> {
+        self.typed("authenticator_app_factor")
+    }
+
+    /// The `saml_sso_factor` or `oidc_sso_factor`.
+    pub fn sso_factor(&self) -> Option<SsoFactor> {
+        self.typed("saml_sso_factor")
+            .or_else(|| self.typed("oidc_sso_factor"))
+    }
+}

@@ -1,0 +1,353 @@
+//! The [`Validator`]: local verification first, Stytch only when it must.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use crate::config::StytchConfig;
+use crate::error::AuthError;
+use crate::jwks::{Jwks, Refresh};
+use crate::jwt::{self, Times};
+use crate::rbac::{Authorization, Policy, PolicyCache};
+use crate::remote::{Credential, Remote};
+use crate::session::StytchSession;
+
+/// The credentials a request carried. At least one should be set; when both are, the
+/// JWT is tried first (locally) and the session token is not used.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The `stytch_session_jwt` value.
+    pub session_jwt: Option<String>,
+    /// The `stytch_session` value (opaque, checked by Stytch).
+    pub session_token: Option<String>,
+}
+
+impl Credentials {
+    /// A session JWT.
+    pub fn jwt(jwt: impl Into<String>) -> Self {
+        Self {
+            session_jwt: Some(jwt.into()),
+            session_token: None,
+        }
+    }
+
+    /// An opaque session token.
+    pub fn token(token: impl Into<String>) -> Self {
+        Self {
+            session_jwt: None,
+            session_token: Some(token.into()),
+        }
+    }
+
+    /// Whether neither credential is present.
+    pub fn is_empty(&self) -> bool {
+        self.session_jwt.is_none() && self.session_token.is_none()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("session_jwt", &self.session_jwt.as_deref().map(crate::fingerprint))
+            .field("session_token", &self.session_token.as_deref().map(crate::fingerprint))
+            .finish()
+    }
+}
+
+/// Fresh credentials Stytch issued while authenticating remotely; hand them back to the
+/// client (the layer sets them as cookies).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshedTokens {
+    /// A new 5-minute session JWT.
+    pub session_jwt: String,
+    /// The session token.
+    pub session_token: String,
+}
+
+impl fmt::Debug for RefreshedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshedTokens")
+            .field("session_jwt", &crate::fingerprint(&self.session_jwt))
+            .field("session_token", &crate::fingerprint(&self.session_token))
+            .finish()
+    }
+}
+
+/// A successful authentication.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The session.
+    pub session: StytchSession,
+    /// Set when Stytch was asked and issued fresh tokens.
+    pub refreshed: Option<RefreshedTokens>,
+}
+
+/// Counters for observing what the validator did (tests, metrics exporters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidatorStats {
+    /// RSA signature checks performed (verified-cache misses).
+    pub signature_verifications: u64,
+    /// HTTP calls to `sessions/authenticate`, retries included.
+    pub remote_calls: u64,
+    /// HTTP fetches of the JWKS.
+    pub jwks_fetches: u64,
+    /// HTTP fetches of the RBAC policy.
+    pub policy_fetches: u64,
+}
+
+struct CachedToken {
+    session: StytchSession,
+    times: Times,
+    kid: String,
+}
+
+/// Verifies Stytch sessions. Cheap to clone; every clone shares keys, caches and
+/// connections, so build one per process and share it.
+///
+/// Construction never touches the network: keys are fetched on first use, or call
+/// [`warm_up`](Self::warm_up) at startup.
+#[derive(Clone)]
+pub struct Validator(Arc<Inner>);
+
+struct Inner {
+    config: Arc<StytchConfig>,
+    jwks: Jwks,
+    remote: Remote,
+    policy: PolicyCache,
+    verified: Option<quick_cache::sync::Cache<String, Arc<CachedToken>>>,
+    verifications: AtomicU64,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validator")
+            .field("config", &self.0.config)
+            .field("jwks", &self.0.jwks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The local verdict on a JWT.
+enum Local {
+    Valid(StytchSession),
+    /// Authentic but not acceptable locally right now: ask Stytch.
+    Stale(&'static str),
+    /// The signing key is not in the set we hold.
+    UnknownKey,
+    /// There are no (trustworthy) keys at all.
+    NoKeys,
+    /// Not a session JWT of this project: reject without asking anyone.
+    Invalid(&'static str),
+}
+
+impl Validator {
+    /// A validator for this configuration.
+    pub fn new(config: StytchConfig) -> Self {
+        let config = Arc::new(config);
+        let http = crate::http::client(&config);
+        let verified = (config.verified_cache_capacity > 0)
+            .then(|| quick_cache::sync::Cache::new(config.verified_cache_capacity));
+        Self(Arc::new(Inner {
+            jwks: Jwks::new(Arc::clone(&config), http.clone()),
+            remote: Remote::new(Arc::clone(&config), http.clone()),
+            policy: PolicyCache::new(Arc::clone(&config), http),
+            verified,
+            verifications: AtomicU64::new(0),
+            config,
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StytchConfig {
+        &self.0.config
+    }
+
+    /// Fetches the JWKS now. Optional: without it the first request fetches. An error
+    /// is informational; the validator keeps working and retries with backoff.
+    pub async fn warm_up(&self) -> Result<(), AuthError> {
+        match self.0.jwks.refresh(false).await {
+            Refresh::Done | Refresh::CoolingDown => Ok(()),
+            Refresh::Failed(f) => Err(AuthError::unavailable(
+                f.reason,
+                "The signing keys could not be fetched.",
+                f.retry_after,
+            )),
+        }
+    }
+
+    /// What the validator has done so far.
+    pub fn stats(&self) -> ValidatorStats {
+        ValidatorStats {
+            signature_verifications: self.0.verifications.load(Ordering::Relaxed),
+            remote_calls: self.0.remote.call_count(),
+            jwks_fetches: self.0.jwks.fetch_count(),
+            policy_fetches: self.0.policy.fetch_count(),
+        }
+    }
+
+    /// Whether the circuit breaker currently refuses calls to Stytch.
+    pub fn circuit_open(&self) -> bool {
+        self.0.remote.circuit_open()
+    }
+
+    /// The session for a JWT that verified before and is still valid, without any
+    /// allocation or I/O: the hot path. `None` means "call [`authenticate`](Self::authenticate)".
+    pub fn cached(&self, jwt: &str) -> Option<StytchSession> {
+        let cache = self.0.verified.as_ref()?;
+        let hit = cache.get(jwt)?;
+        let keys = self.0.jwks.load();
+        let now = self.0.config.clock.now_millis();
+        // Time moves and keys are withdrawn: both are re-checked on every hit.
+        if hit.times.check(now, &self.0.config).is_err() || !keys.contains(&hit.kid) || self.0.jwks.is_stale(&keys) {
+            cache.remove(jwt);
+            return None;
+        }
+        Some(hit.session.clone())
+    }
+
+    /// Authenticates a request's credentials: locally when the JWT allows it, otherwise
+    /// with Stytch (expired or too-old JWTs, session tokens, keys unavailable).
+    pub async fn authenticate(&self, credentials: Credentials) -> Result<Authenticated, AuthError> {
+        let Credentials { session_jwt, session_token } = credentials;
+        let Some(jwt) = session_jwt else {
+            return match session_token {
+                Some(token) => self.remote_token(token).await,
+                None => Err(AuthError::unauthenticated("missing_credentials", "No session credentials were provided.")),
+            };
+        };
+        if let Some(session) = self.cached(&jwt) {
+            return Ok(Authenticated { session, refreshed: None });
+        }
+        let mut verdict = self.verify(&jwt);
+        if matches!(verdict, Local::UnknownKey | Local::NoKeys) {
+            let unknown_kid = matches!(verdict, Local::UnknownKey);
+            match self.0.jwks.refresh(unknown_kid).await {
+                Refresh::Done => verdict = self.verify(&jwt),
+                Refresh::CoolingDown => {}
+                Refresh::Failed(_) => {
+                    if self.0.jwks.load().is_empty() {
+                        verdict = Local::NoKeys;
+                    }
+                }
+            }
+        }
+        let fp = crate::fingerprint(&jwt);
+        match verdict {
+            Local::Valid(session) => Ok(Authenticated { session, refreshed: None }),
+            Local::Invalid(reason) => {
+                tracing::debug!(token.fp = %fp, reason, "stytch.jwt.rejected");
+                Err(AuthError::unauthenticated(reason, "The session JWT is not valid."))
+            }
+            Local::UnknownKey => {
+                tracing::debug!(token.fp = %fp, reason = "jwt_unknown_key", "stytch.jwt.rejected");
+                Err(AuthError::unauthenticated("jwt_unknown_key", "The session JWT is not signed by a known Stytch key."))
+            }
+            Local::Stale(reason) => {
+                tracing::debug!(token.fp = %fp, reason, "stytch.jwt.remote_fallback");
+                self.remote(Credential::Jwt(jwt.into())).await
+            }
+            Local::NoKeys => {
+                tracing::debug!(token.fp = %fp, reason = "jwks_unavailable", "stytch.jwt.remote_fallback");
+                self.remote(Credential::Jwt(jwt.into())).await
+            }
+        }
+    }
+
+    async fn remote_token(&self, token: String) -> Result<Authenticated, AuthError> {
+        // Stytch tokens are 44 base64url characters; do not spend a call on anything else.
+        let plausible = (20..=256).contains(&token.len())
+            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plausible {
+            return Err(AuthError::unauthenticated("session_token_malformed", "The session token is not valid."));
+        }
+        self.remote(Credential::Token(token.into())).await
+    }
+
+    async fn remote(&self, credential: Credential) -> Result<Authenticated, AuthError> {
+        self.0.remote.authenticate(credential).await
+    }
+
+    /// Verifies a JWT against the keys held now; caches it when valid.
+    fn verify(&self, jwt: &str) -> Local {
+        let config = &*self.0.config;
+        let parsed = match jwt::parse(jwt, config.max_token_bytes) {
+            Ok(p) => p,
+            Err(reason) => return Local::Invalid(reason),
+        };
+        let keys = self.0.jwks.load();
+        if keys.is_empty() || self.0.jwks.is_stale(&keys) {
+            return Local::NoKeys;
+        }
+        let Some(key) = keys.get(&parsed.kid) else {
+            return Local::UnknownKey;
+        };
+        self.0.verifications.fetch_add(1, Ordering::Relaxed);
+        if !parsed.verify_signature(key) {
+            return Local::Invalid("jwt_invalid_signature");
+        }
+        let claims = match parsed.claims() {
+            Ok(c) => c,
+            Err(reason) => return Local::Invalid(reason),
+        };
+        let times = match claims.validate(config) {
+            Ok(t) => t,
+            Err(reason) => return Local::Invalid(reason),
+        };
+        if let Err(stale) = times.check(config.clock.now_millis(), config) {
+            return Local::Stale(stale.reason());
+        }
+        let session = claims.into_session(times);
+        if let Some(cache) = &self.0.verified {
+            cache.insert(
+                jwt.to_owned(),
+                Arc::new(CachedToken { session: session.clone(), times, kid: parsed.kid }),
+            );
+        }
+        Local::Valid(session)
+    }
+
+    /// Checks an RBAC permission for a session against the project's policy (fetched and
+    /// cached; reference §7.2). Denial is [`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden).
+    pub async fn authorize(&self, session: &StytchSession, resource: &str, action: &str) -> Result<Authorization, AuthError> {
+        let policy = self.policy().await?;
+        let granting = policy.granting_roles(session.roles(), resource, action);
+        if granting.is_empty() {
+            return Err(AuthError::forbidden(
+                "permission_denied",
+                format!("The session may not `{}` on `{}`.", escape(action), escape(resource)),
+            ));
+        }
+        Ok(Authorization {
+            granting_roles: granting.into_iter().map(str::to_owned).collect(),
+        })
+    }
+
+    /// The project's RBAC policy (cached for the policy TTL).
+    pub async fn policy(&self) -> Result<Arc<Policy>, AuthError> {
+        self.0.policy.get().await
+    }
+}
+
+/// Keeps caller-supplied names printable in messages.
+fn escape(s: &str) -> String {
+    s.chars().flat_map(char::escape_default).take(128).collect()
+}
+
+impl tower_service::Service<Credentials> for Validator {
+    type Response = Authenticated;
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<Authenticated, AuthError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, credentials: Credentials) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.authenticate(credentials).await })
+    }
+}

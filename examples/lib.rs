@@ -1,0 +1,1 @@
+//! Runnable examples for axum-stytch live in this package's `examples/` directory.
