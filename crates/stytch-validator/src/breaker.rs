@@ -73,7 +73,11 @@ impl Breaker {
         if s.consecutive_failures >= self.threshold {
             let open_for = retry_after.map_or(self.open_for, |r| r.max(self.open_for));
             s.open_until_ms = now_ms.saturating_add(millis(open_for));
-            tracing::warn!(failures = s.consecutive_failures, open_for_ms = millis(open_for), "stytch.api.circuit_open");
+            tracing::warn!(
+                failures = s.consecutive_failures,
+                open_for_ms = millis(open_for),
+                "stytch.api.circuit_open"
+            );
         }
     }
 

@@ -133,7 +133,10 @@ impl fmt::Debug for StytchConfig {
 impl StytchConfig {
     /// Starts a configuration from a project id and secret; every other setting has a
     /// secure default.
-    pub fn builder(project_id: impl Into<String>, secret: impl Into<String>) -> StytchConfigBuilder {
+    pub fn builder(
+        project_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> StytchConfigBuilder {
         StytchConfigBuilder {
             project_id: project_id.into(),
             secret: secret.into(),
@@ -182,7 +185,8 @@ impl StytchConfig {
                 }
             }
         };
-        let project_id = var("STYTCH_PROJECT_ID")?.ok_or(ConfigError::MissingVar("STYTCH_PROJECT_ID"))?;
+        let project_id =
+            var("STYTCH_PROJECT_ID")?.ok_or(ConfigError::MissingVar("STYTCH_PROJECT_ID"))?;
         let secret = var("STYTCH_SECRET")?.ok_or(ConfigError::MissingVar("STYTCH_SECRET"))?;
         let mut builder = Self::builder(project_id, secret);
         builder.env_names = true;
@@ -228,11 +232,19 @@ impl StytchConfig {
     }
 
     pub(crate) fn authenticate_url(&self) -> String {
-        format!("{}{}/sessions/authenticate", self.api_url, self.vertical.path_prefix())
+        format!(
+            "{}{}/sessions/authenticate",
+            self.api_url,
+            self.vertical.path_prefix()
+        )
     }
 
     pub(crate) fn policy_url(&self) -> String {
-        format!("{}{}/rbac/policy", self.api_url, self.vertical.path_prefix())
+        format!(
+            "{}{}/rbac/policy",
+            self.api_url,
+            self.vertical.path_prefix()
+        )
     }
 }
 
@@ -416,10 +428,16 @@ impl StytchConfigBuilder {
             issuers.push(domain);
         }
         if self.leeway > Duration::from_secs(60) {
-            return Err(invalid("leeway", "more than 60 s of leeway accepts stale tokens"));
+            return Err(invalid(
+                "leeway",
+                "more than 60 s of leeway accepts stale tokens",
+            ));
         }
         if self.max_token_bytes < 256 {
-            return Err(invalid("max_token_bytes", "below 256 bytes no Stytch JWT fits"));
+            return Err(invalid(
+                "max_token_bytes",
+                "below 256 bytes no Stytch JWT fits",
+            ));
         }
         if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(invalid("request_timeout", "timeouts must be positive"));
@@ -481,7 +499,10 @@ fn validate_url(url: &str) -> Result<String, String> {
         ));
     }
     let host = if rest.starts_with('[') {
-        rest.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+        rest.split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
     } else {
         rest.split(':').next().unwrap_or_default().to_owned()
     };
@@ -489,7 +510,9 @@ fn validate_url(url: &str) -> Result<String, String> {
     match scheme {
         "https" => Ok(url.to_owned()),
         "http" if loopback => Ok(url.to_owned()),
-        "http" => Err(format!("{url:?} must use https (plain http is allowed on loopback only)")),
+        "http" => Err(format!(
+            "{url:?} must use https (plain http is allowed on loopback only)"
+        )),
         _ => Err(format!("{url:?} must be an https URL")),
     }
 }
@@ -515,11 +538,20 @@ mod tests {
         assert!(e.to_string().starts_with("project_id is invalid"), "{e}");
         let e = StytchConfig::builder(PID, " ").build().unwrap_err();
         assert!(e.to_string().starts_with("secret is invalid"), "{e}");
-        let e = StytchConfig::builder(PID, "s").api_url("http://example.com").build().unwrap_err();
+        let e = StytchConfig::builder(PID, "s")
+            .api_url("http://example.com")
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("https"), "{e}");
-        let e = StytchConfig::builder(PID, "s").api_url(LIVE_API_URL).build().unwrap_err();
+        let e = StytchConfig::builder(PID, "s")
+            .api_url(LIVE_API_URL)
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("live"), "{e}");
-        let e = StytchConfig::builder(PID, "s").leeway(Duration::from_secs(600)).build().unwrap_err();
+        let e = StytchConfig::builder(PID, "s")
+            .leeway(Duration::from_secs(600))
+            .build()
+            .unwrap_err();
         assert!(e.to_string().starts_with("leeway"), "{e}");
     }
 
@@ -532,13 +564,24 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.api_url(), "http://127.0.0.1:8080");
-        assert_eq!(c.issuers(), [format!("stytch.com/{PID}"), "https://login.example.com".into()]);
-        assert_eq!(c.jwks_url(), format!("http://127.0.0.1:8080/v1/b2b/sessions/jwks/{PID}"));
+        assert_eq!(
+            c.issuers(),
+            [
+                format!("stytch.com/{PID}"),
+                "https://login.example.com".into()
+            ]
+        );
+        assert_eq!(
+            c.jwks_url(),
+            format!("http://127.0.0.1:8080/v1/b2b/sessions/jwks/{PID}")
+        );
     }
 
     #[test]
     fn the_secret_never_appears_in_debug() {
-        let c = StytchConfig::builder(PID, "secret-test-very-private").build().unwrap();
+        let c = StytchConfig::builder(PID, "secret-test-very-private")
+            .build()
+            .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("very-private"));
         assert!(shown.contains("[redacted]"));

@@ -27,7 +27,11 @@ pub(crate) fn client(config: &StytchConfig) -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
-pub(crate) async fn get(client: &reqwest::Client, url: &str, cap: usize) -> Result<Fetched, &'static str> {
+pub(crate) async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    cap: usize,
+) -> Result<Fetched, &'static str> {
     read(client.get(url).send().await, cap).await
 }
 
@@ -57,7 +61,10 @@ pub(crate) async fn get_authed(
     read(request.send().await, cap).await
 }
 
-async fn read(sent: reqwest::Result<reqwest::Response>, cap: usize) -> Result<Fetched, &'static str> {
+async fn read(
+    sent: reqwest::Result<reqwest::Response>,
+    cap: usize,
+) -> Result<Fetched, &'static str> {
     let mut response = sent.map_err(classify)?;
     let status = response.status().as_u16();
     let retry_after = response
@@ -66,7 +73,10 @@ async fn read(sent: reqwest::Result<reqwest::Response>, cap: usize) -> Result<Fe
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|secs| Duration::from_secs(secs.min(3600)));
-    if response.content_length().is_some_and(|len| len > cap as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > cap as u64)
+    {
         return Err("upstream_body_too_large");
     }
     let mut body = Vec::new();

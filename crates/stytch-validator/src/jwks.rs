@@ -69,7 +69,8 @@ pub(crate) enum Refresh {
 
 #[derive(Debug, Default)]
 struct Schedule {
-    last_attempt_ms: Option<i64>,
+    /// The last refresh asked for by an unknown kid, for the cooldown.
+    last_kid_refresh_ms: Option<i64>,
     failures: u32,
     /// No new attempt before this (backoff or Retry-After).
     not_before_ms: i64,
@@ -144,21 +145,31 @@ impl Jwks {
     pub(crate) async fn refresh(&self, unknown_kid: bool) -> Refresh {
         let now = self.0.config.clock.now_millis();
         if !self.0.flights.in_flight(&()) {
-            let schedule = self.0.schedule.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut schedule = self
+                .0
+                .schedule
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if now < schedule.not_before_ms {
                 return Refresh::Failed(FetchFailed {
                     reason: "jwks_unavailable",
                     retry_after: elapsed(now, schedule.not_before_ms),
                 });
             }
-            let cooling = schedule
-                .last_attempt_ms
-                .is_some_and(|t| elapsed(t, now) < self.0.config.jwks_cooldown);
-            if unknown_kid && cooling {
-                return Refresh::CoolingDown;
+            if unknown_kid {
+                // Only unknown-kid refreshes count against the cooldown, so a rotation
+                // right after a routine refresh is still picked up at once, while a
+                // flood of made-up kids costs at most one fetch per cooldown.
+                let cooling = schedule
+                    .last_kid_refresh_ms
+                    .is_some_and(|t| elapsed(t, now) < self.0.config.jwks_cooldown);
+                if cooling {
+                    return Refresh::CoolingDown;
+                }
+                schedule.last_kid_refresh_ms = Some(now);
             }
         }
-        match self.start_fetch(now).await {
+        match self.start_fetch().await {
             Some(Ok(_)) => Refresh::Done,
             Some(Err(failed)) => Refresh::Failed(failed),
             None => Refresh::Failed(FetchFailed {
@@ -181,25 +192,18 @@ impl Jwks {
             .not_before_ms;
         if now >= not_before {
             // Fire and forget: the flight runs in its own task.
-            drop(self.start_fetch(now));
+            drop(self.start_fetch());
         } else {
             self.0.next_refresh_ms.store(not_before, Ordering::Relaxed);
         }
     }
 
-    fn start_fetch(&self, now: i64) -> Flight {
+    fn start_fetch(&self) -> Flight {
         let inner = Arc::clone(&self.0);
-        let (flight, started) = self
+        let (flight, _) = self
             .0
             .flights
             .run((), move || async move { inner.fetch_and_swap().await });
-        if started {
-            self.0
-                .schedule
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .last_attempt_ms = Some(now);
-        }
         flight
     }
 }
@@ -208,9 +212,19 @@ impl Inner {
     async fn fetch_and_swap(&self) -> Result<usize, FetchFailed> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = match http::get(&self.http, &self.url, MAX_JWKS_BYTES).await {
-            Ok(Fetched { status: 200, body, .. }) => parse_key_set(&body).map_err(|reason| (reason, None)),
-            Ok(Fetched { status, retry_after, .. }) => {
-                let reason = if status == 429 { "jwks_rate_limited" } else { "jwks_bad_status" };
+            Ok(Fetched {
+                status: 200, body, ..
+            }) => parse_key_set(&body).map_err(|reason| (reason, None)),
+            Ok(Fetched {
+                status,
+                retry_after,
+                ..
+            }) => {
+                let reason = if status == 429 {
+                    "jwks_rate_limited"
+                } else {
+                    "jwks_bad_status"
+                };
                 Err((reason, retry_after))
             }
             Err(reason) => Err((reason, None)),
@@ -228,7 +242,8 @@ impl Inner {
                 schedule.not_before_ms = 0;
                 // Refresh a little before the max-age so readers never see it lapse.
                 let due = millis(self.config.jwks_max_age) / 10 * 8;
-                self.next_refresh_ms.store(now.saturating_add(due.max(1)), Ordering::Relaxed);
+                self.next_refresh_ms
+                    .store(now.saturating_add(due.max(1)), Ordering::Relaxed);
                 tracing::debug!(keys = count, "stytch.jwks.refreshed");
                 Ok(count)
             }
@@ -239,8 +254,14 @@ impl Inner {
                     .min(MAX_BACKOFF);
                 let wait = retry_after.map_or(backoff, |r| r.max(backoff));
                 schedule.not_before_ms = now.saturating_add(millis(wait));
-                self.next_refresh_ms.store(schedule.not_before_ms, Ordering::Relaxed);
-                tracing::warn!(reason, failures = schedule.failures, retry_in_ms = millis(wait), "stytch.jwks.fetch_failed");
+                self.next_refresh_ms
+                    .store(schedule.not_before_ms, Ordering::Relaxed);
+                tracing::warn!(
+                    reason,
+                    failures = schedule.failures,
+                    retry_in_ms = millis(wait),
+                    "stytch.jwks.fetch_failed"
+                );
                 Err(FetchFailed {
                     reason,
                     retry_after: wait,
@@ -294,7 +315,10 @@ fn usable_key(jwk: RawJwk) -> Option<(String, ParsedPublicKey)> {
     // The JWK's own restrictions must agree with an RS256 signature check.
     if jwk.alg.as_deref().is_some_and(|a| a != "RS256")
         || jwk.use_.as_deref().is_some_and(|u| u != "sig")
-        || jwk.key_ops.as_ref().is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
+        || jwk
+            .key_ops
+            .as_ref()
+            .is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
     {
         return None;
     }
@@ -305,7 +329,9 @@ fn usable_key(jwk: RawJwk) -> Option<(String, ParsedPublicKey)> {
     let e = strip_leading_zeros(&e);
     // At least 2048 bits; an odd exponent of at least 3 (e = 1 makes forgery trivial).
     let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
-    let e_value = e.iter().try_fold(0u64, |acc, &b| acc.checked_mul(256).map(|a| a + u64::from(b)));
+    let e_value = e.iter().try_fold(0u64, |acc, &b| {
+        acc.checked_mul(256).map(|a| a + u64::from(b))
+    });
     if bits < 2048 || e.len() > 8 || e_value.is_none_or(|v| v < 3 || v % 2 == 0) {
         return None;
     }
@@ -327,8 +353,14 @@ mod tests {
     #[test]
     fn malformed_documents_are_fetch_failures() {
         assert_eq!(parse_key_set(b"<html>").unwrap_err(), "jwks_malformed");
-        assert_eq!(parse_key_set(br#"{"nokeys":[]}"#).unwrap_err(), "jwks_malformed");
-        assert_eq!(parse_key_set(br#"{"keys":[]}"#).unwrap_err(), "jwks_no_usable_keys");
+        assert_eq!(
+            parse_key_set(br#"{"nokeys":[]}"#).unwrap_err(),
+            "jwks_malformed"
+        );
+        assert_eq!(
+            parse_key_set(br#"{"keys":[]}"#).unwrap_err(),
+            "jwks_no_usable_keys"
+        );
         let odd = br#"{"keys":[{"kty":"EC","kid":"a","crv":"P-256"},{"kty":"RSA","kid":"b","n":"AQAB","e":"AQAB"},42]}"#;
         assert_eq!(parse_key_set(odd).unwrap_err(), "jwks_no_usable_keys");
     }

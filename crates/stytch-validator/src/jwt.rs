@@ -57,15 +57,20 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Parsed<'_>, Reason>
         return Err("jwt_too_large");
     }
     let mut segments = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (segments.next(), segments.next(), segments.next(), segments.next())
-    else {
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
         return Err("jwt_malformed");
     };
     if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
         return Err("jwt_malformed");
     }
-    let header_bytes = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| "jwt_malformed")?;
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| "jwt_malformed")?;
     if header_bytes.first() != Some(&b'{') {
         return Err("jwt_malformed");
     }
@@ -282,7 +287,10 @@ impl Claims {
 
 fn dedup(roles: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::with_capacity(roles.len());
-    roles.into_iter().filter(|r| seen.insert(r.clone())).collect()
+    roles
+        .into_iter()
+        .filter(|r| seen.insert(r.clone()))
+        .collect()
 }
 
 impl Times {
@@ -334,12 +342,24 @@ mod tests {
             (r#"{"kid":"k"}"#, "jwt_malformed"),
             (r#"{"alg":["RS256"],"kid":"k"}"#, "jwt_malformed"),
             (r#"{"alg":"none","alg":"RS256","kid":"k"}"#, "jwt_malformed"),
-            (r#"{"alg":"RS256","kid":"k","crit":[]}"#, "jwt_forbidden_header"),
-            (r#"{"alg":"RS256","kid":"k","jku":"https://x"}"#, "jwt_forbidden_header"),
-            (r#"{"alg":"RS256","kid":"k","typ":"at+jwt"}"#, "jwt_wrong_type"),
+            (
+                r#"{"alg":"RS256","kid":"k","crit":[]}"#,
+                "jwt_forbidden_header",
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k","jku":"https://x"}"#,
+                "jwt_forbidden_header",
+            ),
+            (
+                r#"{"alg":"RS256","kid":"k","typ":"at+jwt"}"#,
+                "jwt_wrong_type",
+            ),
             (r#"{"alg":"RS256"}"#, "jwt_missing_kid"),
             (r#"{"alg":"RS256","kid":12345}"#, "jwt_malformed"),
-            (r#"{"alg":"RS256","kid":"legit\r\nX: y"}"#, "jwt_malformed_kid"),
+            (
+                r#"{"alg":"RS256","kid":"legit\r\nX: y"}"#,
+                "jwt_malformed_kid",
+            ),
             (r#"["RS256"]"#, "jwt_malformed"),
             ("\u{feff}{\"alg\":\"RS256\",\"kid\":\"k\"}", "jwt_malformed"),
         ];
@@ -347,7 +367,10 @@ mod tests {
             assert_eq!(parse(&token(header), 8192).unwrap_err(), reason, "{header}");
         }
         let long_kid = format!(r#"{{"alg":"RS256","kid":"{}"}}"#, "k".repeat(4096));
-        assert_eq!(parse(&token(&long_kid), 1 << 20).unwrap_err(), "jwt_malformed_kid");
+        assert_eq!(
+            parse(&token(&long_kid), 1 << 20).unwrap_err(),
+            "jwt_malformed_kid"
+        );
     }
 
     #[test]

@@ -72,7 +72,9 @@ mod time_fmt;
 mod validator;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ConfigError, LIVE_API_URL, StytchConfig, StytchConfigBuilder, TEST_API_URL, Vertical};
+pub use config::{
+    ConfigError, LIVE_API_URL, StytchConfig, StytchConfigBuilder, TEST_API_URL, Vertical,
+};
 pub use error::{AuthError, ErrorKind};
 pub use rbac::{Authorization, Permission, Policy, Resource, Role};
 pub use session::{

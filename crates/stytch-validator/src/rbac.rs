@@ -65,7 +65,12 @@ impl Policy {
     /// The roles among `roles` that grant `action` on `resource`: a role grants it when
     /// one of its permissions names exactly this resource and lists the action or `"*"`.
     /// Roles unknown to the policy grant nothing. Empty means denied.
-    pub fn granting_roles<'a>(&'a self, roles: &[String], resource: &str, action: &str) -> Vec<&'a str> {
+    pub fn granting_roles<'a>(
+        &'a self,
+        roles: &[String],
+        resource: &str,
+        action: &str,
+    ) -> Vec<&'a str> {
         self.roles
             .iter()
             .filter(|role| roles.iter().any(|r| *r == role.role_id))
@@ -135,7 +140,10 @@ impl PolicyCache {
             }
         }
         let inner = Arc::clone(&self.0);
-        let (flight, _) = self.0.flights.run((), move || async move { inner.fetch().await });
+        let (flight, _) = self
+            .0
+            .flights
+            .run((), move || async move { inner.fetch().await });
         match flight.await {
             Some(Ok(policy)) => Ok(policy),
             failed => match current {
@@ -145,7 +153,11 @@ impl PolicyCache {
                     Ok(Arc::clone(&cached.policy))
                 }
                 None => Err(failed.and_then(Result::err).unwrap_or_else(|| {
-                    AuthError::unavailable("rbac_policy_unavailable", "The RBAC policy could not be loaded.", Duration::from_secs(1))
+                    AuthError::unavailable(
+                        "rbac_policy_unavailable",
+                        "The RBAC policy could not be loaded.",
+                        Duration::from_secs(1),
+                    )
                 })),
             },
         }
@@ -154,12 +166,19 @@ impl PolicyCache {
 
 impl Inner {
     async fn fetch(&self) -> Result<Arc<Policy>, AuthError> {
-        self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let unavailable = |reason: &'static str, retry_after: Option<Duration>| {
-            AuthError::unavailable(reason, "The RBAC policy could not be loaded.", retry_after.unwrap_or(Duration::from_secs(1)))
+            AuthError::unavailable(
+                reason,
+                "The RBAC policy could not be loaded.",
+                retry_after.unwrap_or(Duration::from_secs(1)),
+            )
         };
         match http::get_authed(&self.http, &self.url, &self.config, MAX_POLICY_BYTES).await {
-            Ok(Fetched { status: 200, body, .. }) => {
+            Ok(Fetched {
+                status: 200, body, ..
+            }) => {
                 let parsed: PolicyResponse = serde_json::from_slice(&body)
                     .map_err(|_| unavailable("rbac_policy_malformed", None))?;
                 let policy = Arc::new(parsed.policy);
@@ -174,7 +193,9 @@ impl Inner {
                 "stytch_rejected_credentials",
                 "Stytch rejected this service's project credentials.",
             )),
-            Ok(Fetched { retry_after, .. }) => Err(unavailable("rbac_policy_unavailable", retry_after)),
+            Ok(Fetched { retry_after, .. }) => {
+                Err(unavailable("rbac_policy_unavailable", retry_after))
+            }
             Err(reason) => Err(unavailable(reason, None)),
         }
     }
@@ -212,21 +233,24 @@ mod tests {
         let p = policy();
         let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let cases: &[(&[&str], &str, &str, bool)] = &[
-            (&["reader"], "documents", "read", true),        // exact match
-            (&["reader"], "documents", "write", false),      // action not granted
+            (&["reader"], "documents", "read", true),   // exact match
+            (&["reader"], "documents", "write", false), // action not granted
             (&["wildcard_role"], "documents", "delete", true), // "*"
-            (&["wildcard_role"], "images", "read", false),   // "*" is per resource
+            (&["wildcard_role"], "images", "read", false), // "*" is per resource
             (&["reader", "editor"], "images", "delete", true), // multiple roles
-            (&["editor"], "documents", "share", false),      // unknown action
-            (&["editor"], "videos", "read", false),          // unknown resource
-            (&["unknown"], "documents", "read", false),      // unknown role
-            (&["Reader"], "documents", "read", false),       // case-sensitive
+            (&["editor"], "documents", "share", false), // unknown action
+            (&["editor"], "videos", "read", false),     // unknown resource
+            (&["unknown"], "documents", "read", false), // unknown role
+            (&["Reader"], "documents", "read", false),  // case-sensitive
             (&[], "documents", "read", false),
         ];
         for (r, resource, action, allowed) in cases {
             let granted = p.granting_roles(&roles(r), resource, action);
             assert_eq!(!granted.is_empty(), *allowed, "{r:?} {resource} {action}");
         }
-        assert_eq!(p.granting_roles(&roles(&["reader", "editor"]), "documents", "read"), ["reader", "editor"]);
+        assert_eq!(
+            p.granting_roles(&roles(&["reader", "editor"]), "documents", "read"),
+            ["reader", "editor"]
+        );
     }
 }

@@ -73,7 +73,9 @@ struct Inner {
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remote").field("url", &self.0.url).finish_non_exhaustive()
+        f.debug_struct("Remote")
+            .field("url", &self.0.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,10 +114,9 @@ impl Remote {
             }
         }
         let inner = Arc::clone(&self.0);
-        let (flight, _) = self
-            .0
-            .flights
-            .run(credential.clone(), move || async move { inner.call(credential, digest).await });
+        let (flight, _) = self.0.flights.run(credential.clone(), move || async move {
+            inner.call(credential, digest).await
+        });
         flight.await.unwrap_or_else(|| {
             Err(AuthError::unavailable(
                 "stytch_unavailable",
@@ -148,8 +149,14 @@ impl Inner {
             }
         };
         let body = match &credential {
-            Credential::Jwt(jwt) => AuthenticateBody { session_jwt: Some(jwt), session_token: None },
-            Credential::Token(token) => AuthenticateBody { session_jwt: None, session_token: Some(token) },
+            Credential::Jwt(jwt) => AuthenticateBody {
+                session_jwt: Some(jwt),
+                session_token: None,
+            },
+            Credential::Token(token) => AuthenticateBody {
+                session_jwt: None,
+                session_token: Some(token),
+            },
         };
         let mut attempt = 0;
         loop {
@@ -163,14 +170,23 @@ impl Inner {
             }
             self.calls.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
-            let fetched = http::post_json(&self.http, &self.url, &self.config, &body, MAX_RESPONSE_BYTES).await;
+            let fetched = http::post_json(
+                &self.http,
+                &self.url,
+                &self.config,
+                &body,
+                MAX_RESPONSE_BYTES,
+            )
+            .await;
             let outcome = self.interpret(fetched);
             let elapsed_ms = started.elapsed().as_millis() as u64;
             match outcome {
                 Outcome::Done(result) => {
                     self.breaker.success();
                     match &result {
-                        Ok(_) => tracing::debug!(token.fp = %fp, elapsed_ms, "stytch.api.authenticated"),
+                        Ok(_) => {
+                            tracing::debug!(token.fp = %fp, elapsed_ms, "stytch.api.authenticated")
+                        }
                         Err(e) => {
                             tracing::info!(token.fp = %fp, reason = e.reason(), elapsed_ms, "stytch.api.rejected");
                             if e.is_unauthenticated() {
@@ -184,8 +200,12 @@ impl Inner {
                     tracing::error!(reason = error.reason(), "stytch.api.misconfigured");
                     return Err(error);
                 }
-                Outcome::Retryable { reason, retry_after } => {
-                    self.breaker.failure(self.config.clock.now_millis(), retry_after);
+                Outcome::Retryable {
+                    reason,
+                    retry_after,
+                } => {
+                    self.breaker
+                        .failure(self.config.clock.now_millis(), retry_after);
                     tracing::warn!(token.fp = %fp, reason, attempt, elapsed_ms, "stytch.api.failed");
                     let delay = retry_after.unwrap_or(RETRY_DELAY);
                     if attempt == 0 && reason != "upstream_timeout" && delay <= MAX_RETRY_DELAY {
@@ -194,7 +214,11 @@ impl Inner {
                         continue;
                     }
                     let hint = retry_after.unwrap_or(Duration::from_secs(1));
-                    return Err(AuthError::unavailable(reason, "Stytch could not be reached to check the session.", hint));
+                    return Err(AuthError::unavailable(
+                        reason,
+                        "Stytch could not be reached to check the session.",
+                        hint,
+                    ));
                 }
             }
         }
@@ -202,7 +226,11 @@ impl Inner {
 
     fn remember_rejection(&self, digest: [u8; 32], reason: &'static str) {
         if let Some(rejected) = &self.rejected {
-            let until = self.config.clock.now_millis().saturating_add(millis(self.config.rejected_ttl));
+            let until = self
+                .config
+                .clock
+                .now_millis()
+                .saturating_add(millis(self.config.rejected_ttl));
             rejected.insert(digest, (until, reason));
         }
     }
@@ -210,15 +238,29 @@ impl Inner {
     fn interpret(&self, fetched: Result<Fetched, &'static str>) -> Outcome {
         let fetched = match fetched {
             Ok(f) => f,
-            Err(reason) => return Outcome::Retryable { reason, retry_after: None },
+            Err(reason) => {
+                return Outcome::Retryable {
+                    reason,
+                    retry_after: None,
+                };
+            }
         };
         match fetched.status {
             200..=299 => match parse_success(&fetched.body, self.config.vertical) {
                 Some(auth) => Outcome::Done(Ok(auth)),
-                None => Outcome::Retryable { reason: "stytch_malformed_response", retry_after: None },
+                None => Outcome::Retryable {
+                    reason: "stytch_malformed_response",
+                    retry_after: None,
+                },
             },
-            429 => Outcome::Retryable { reason: "stytch_rate_limited", retry_after: fetched.retry_after },
-            500..=599 => Outcome::Retryable { reason: "stytch_unavailable", retry_after: fetched.retry_after },
+            429 => Outcome::Retryable {
+                reason: "stytch_rate_limited",
+                retry_after: fetched.retry_after,
+            },
+            500..=599 => Outcome::Retryable {
+                reason: "stytch_unavailable",
+                retry_after: fetched.retry_after,
+            },
             status => {
                 let error_type = serde_json::from_slice::<ErrorBody>(&fetched.body)
                     .ok()
@@ -234,13 +276,19 @@ impl Inner {
                         "Stytch denied the authorization check.",
                     ))),
                     404 if error_type == "session_not_found" || error_type.is_empty() => {
-                        Outcome::Done(Err(AuthError::unauthenticated("session_not_found", message_for("session_not_found"))))
+                        Outcome::Done(Err(AuthError::unauthenticated(
+                            "session_not_found",
+                            message_for("session_not_found"),
+                        )))
                     }
                     400..=499 => Outcome::Done(Err(AuthError::unauthenticated(
                         "session_invalid",
                         message_for("session_invalid"),
                     ))),
-                    _ => Outcome::Retryable { reason: "stytch_unexpected_status", retry_after: None },
+                    _ => Outcome::Retryable {
+                        reason: "stytch_unexpected_status",
+                        retry_after: None,
+                    },
                 }
             }
         }
@@ -367,8 +415,14 @@ fn parse_success(body: &[u8], vertical: Vertical) -> Option<Authenticated> {
     if data.session_id.is_empty() || data.user_id.is_empty() {
         return None;
     }
-    let refreshed = match (jwt.filter(|j| !j.is_empty()), token.filter(|t| !t.is_empty())) {
-        (Some(session_jwt), Some(session_token)) => Some(RefreshedTokens { session_jwt, session_token }),
+    let refreshed = match (
+        jwt.filter(|j| !j.is_empty()),
+        token.filter(|t| !t.is_empty()),
+    ) {
+        (Some(session_jwt), Some(session_token)) => Some(RefreshedTokens {
+            session_jwt,
+            session_token,
+        }),
         _ => None,
     };
     Some(Authenticated {

@@ -112,7 +112,10 @@ impl StytchSession {
 
     /// The organization id of a B2B member session.
     pub fn organization_id(&self) -> Option<&str> {
-        self.0.organization.as_ref().map(|o| o.organization_id.as_str())
+        self.0
+            .organization
+            .as_ref()
+            .map(|o| o.organization_id.as_str())
     }
 
     /// Custom claims: top-level JWT claims other than the registered and Stytch ones.
@@ -175,7 +178,10 @@ struct MapRef<'a>(&'a Map<String, Value>);
 impl<'de> serde::Deserializer<'de> for MapRef<'de> {
     type Error = serde_json::Error;
 
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         use serde::de::value::MapDeserializer;
         let iter = self.0.iter().map(|(k, v)| (k.as_str(), v));
         let mut map = MapDeserializer::new(iter);
@@ -197,9 +203,20 @@ impl fmt::Debug for StytchSession {
         f.debug_struct("StytchSession")
             .field("session_id", &self.0.session_id)
             .field("user_id", &self.0.user_id)
-            .field("organization", &self.0.organization.as_ref().map(|o| &o.organization_id))
+            .field(
+                "organization",
+                &self.0.organization.as_ref().map(|o| &o.organization_id),
+            )
             .field("expires_at", &self.0.expires_at)
-            .field("factors", &self.0.authentication_factors.iter().map(|f| f.factor_type()).collect::<Vec<_>>())
+            .field(
+                "factors",
+                &self
+                    .0
+                    .authentication_factors
+                    .iter()
+                    .map(|f| f.factor_type())
+                    .collect::<Vec<_>>(),
+            )
             .field("roles", &self.0.roles)
             .field("custom_claims", &self.0.custom_claims.len())
             .field("source", &self.0.source)
@@ -215,7 +232,10 @@ impl Serialize for StytchSession {
         st.serialize_field("session_id", &d.session_id)?;
         st.serialize_field("user_id", &d.user_id)?;
         st.serialize_field("started_at", &d.started_at.map(crate::time_fmt::Rfc3339))?;
-        st.serialize_field("last_accessed_at", &d.last_accessed_at.map(crate::time_fmt::Rfc3339))?;
+        st.serialize_field(
+            "last_accessed_at",
+            &d.last_accessed_at.map(crate::time_fmt::Rfc3339),
+        )?;
         st.serialize_field("expires_at", &crate::time_fmt::Rfc3339(d.expires_at))?;
         st.serialize_field("attributes", &d.attributes)?;
         st.serialize_field("authentication_factors", &d.authentication_factors)?;
@@ -245,11 +265,23 @@ pub struct AuthenticationFactor {
     factor_type: String,
     #[serde(default)]
     delivery_method: String,
-    #[serde(default, with = "crate::time_fmt::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time_fmt::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     last_authenticated_at: Option<OffsetDateTime>,
-    #[serde(default, with = "crate::time_fmt::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time_fmt::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     created_at: Option<OffsetDateTime>,
-    #[serde(default, with = "crate::time_fmt::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time_fmt::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     updated_at: Option<OffsetDateTime>,
     /// The `<kind>_factor` sub-objects, as sent.
     #[serde(flatten)]

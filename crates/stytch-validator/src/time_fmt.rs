@@ -24,14 +24,19 @@ pub(crate) mod option {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::OffsetDateTime;
 
-    pub(crate) fn serialize<S: Serializer>(v: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        v: &Option<OffsetDateTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(t) => super::Rfc3339(*t).serialize_into(s),
             None => s.serialize_none(),
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
         let s: Option<std::borrow::Cow<'de, str>> = Option::deserialize(d)?;
         Ok(s.and_then(|s| super::parse(&s)))
     }

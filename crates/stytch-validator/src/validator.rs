@@ -51,8 +51,14 @@ impl Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("session_jwt", &self.session_jwt.as_deref().map(crate::fingerprint))
-            .field("session_token", &self.session_token.as_deref().map(crate::fingerprint))
+            .field(
+                "session_jwt",
+                &self.session_jwt.as_deref().map(crate::fingerprint),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_deref().map(crate::fingerprint),
+            )
             .finish()
     }
 }
@@ -202,7 +208,10 @@ impl Validator {
         let keys = self.0.jwks.load();
         let now = self.0.config.clock.now_millis();
         // Time moves and keys are withdrawn: both are re-checked on every hit.
-        if hit.times.check(now, &self.0.config).is_err() || !keys.contains(&hit.kid) || self.0.jwks.is_stale(&keys) {
+        if hit.times.check(now, &self.0.config).is_err()
+            || !keys.contains(&hit.kid)
+            || self.0.jwks.is_stale(&keys)
+        {
             cache.remove(jwt);
             return None;
         }
@@ -212,15 +221,24 @@ impl Validator {
     /// Authenticates a request's credentials: locally when the JWT allows it, otherwise
     /// with Stytch (expired or too-old JWTs, session tokens, keys unavailable).
     pub async fn authenticate(&self, credentials: Credentials) -> Result<Authenticated, AuthError> {
-        let Credentials { session_jwt, session_token } = credentials;
+        let Credentials {
+            session_jwt,
+            session_token,
+        } = credentials;
         let Some(jwt) = session_jwt else {
             return match session_token {
                 Some(token) => self.remote_token(token).await,
-                None => Err(AuthError::unauthenticated("missing_credentials", "No session credentials were provided.")),
+                None => Err(AuthError::unauthenticated(
+                    "missing_credentials",
+                    "No session credentials were provided.",
+                )),
             };
         };
         if let Some(session) = self.cached(&jwt) {
-            return Ok(Authenticated { session, refreshed: None });
+            return Ok(Authenticated {
+                session,
+                refreshed: None,
+            });
         }
         let mut verdict = self.verify(&jwt);
         if matches!(verdict, Local::UnknownKey | Local::NoKeys) {
@@ -237,14 +255,23 @@ impl Validator {
         }
         let fp = crate::fingerprint(&jwt);
         match verdict {
-            Local::Valid(session) => Ok(Authenticated { session, refreshed: None }),
+            Local::Valid(session) => Ok(Authenticated {
+                session,
+                refreshed: None,
+            }),
             Local::Invalid(reason) => {
                 tracing::debug!(token.fp = %fp, reason, "stytch.jwt.rejected");
-                Err(AuthError::unauthenticated(reason, "The session JWT is not valid."))
+                Err(AuthError::unauthenticated(
+                    reason,
+                    "The session JWT is not valid.",
+                ))
             }
             Local::UnknownKey => {
                 tracing::debug!(token.fp = %fp, reason = "jwt_unknown_key", "stytch.jwt.rejected");
-                Err(AuthError::unauthenticated("jwt_unknown_key", "The session JWT is not signed by a known Stytch key."))
+                Err(AuthError::unauthenticated(
+                    "jwt_unknown_key",
+                    "The session JWT is not signed by a known Stytch key.",
+                ))
             }
             Local::Stale(reason) => {
                 tracing::debug!(token.fp = %fp, reason, "stytch.jwt.remote_fallback");
@@ -260,9 +287,14 @@ impl Validator {
     async fn remote_token(&self, token: String) -> Result<Authenticated, AuthError> {
         // Stytch tokens are 44 base64url characters; do not spend a call on anything else.
         let plausible = (20..=256).contains(&token.len())
-            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !plausible {
-            return Err(AuthError::unauthenticated("session_token_malformed", "The session token is not valid."));
+            return Err(AuthError::unauthenticated(
+                "session_token_malformed",
+                "The session token is not valid.",
+            ));
         }
         self.remote(Credential::Token(token.into())).await
     }
@@ -304,7 +336,11 @@ impl Validator {
         if let Some(cache) = &self.0.verified {
             cache.insert(
                 jwt.to_owned(),
-                Arc::new(CachedToken { session: session.clone(), times, kid: parsed.kid }),
+                Arc::new(CachedToken {
+                    session: session.clone(),
+                    times,
+                    kid: parsed.kid,
+                }),
             );
         }
         Local::Valid(session)
@@ -312,13 +348,22 @@ impl Validator {
 
     /// Checks an RBAC permission for a session against the project's policy (fetched and
     /// cached; reference §7.2). Denial is [`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden).
-    pub async fn authorize(&self, session: &StytchSession, resource: &str, action: &str) -> Result<Authorization, AuthError> {
+    pub async fn authorize(
+        &self,
+        session: &StytchSession,
+        resource: &str,
+        action: &str,
+    ) -> Result<Authorization, AuthError> {
         let policy = self.policy().await?;
         let granting = policy.granting_roles(session.roles(), resource, action);
         if granting.is_empty() {
             return Err(AuthError::forbidden(
                 "permission_denied",
-                format!("The session may not `{}` on `{}`.", escape(action), escape(resource)),
+                format!(
+                    "The session may not `{}` on `{}`.",
+                    escape(action),
+                    escape(resource)
+                ),
             ));
         }
         Ok(Authorization {
