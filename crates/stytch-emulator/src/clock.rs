@@ -19,7 +19,8 @@ impl Clock {
         let t = OffsetDateTime::now_utc()
             .checked_add(time::Duration::try_from(offset).unwrap_or(time::Duration::ZERO))
             .unwrap_or_else(OffsetDateTime::now_utc);
-        t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+        t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+            .unwrap_or(t)
     }
 
     pub(crate) fn advance(&self, by: Duration) {
@@ -59,6 +60,9 @@ mod tests {
         let t = time::macros::datetime!(2021-08-28 00:41:58.935673 UTC);
         assert_eq!(rfc3339(t), "2021-08-28T00:41:58.935673Z");
         assert_eq!(rfc3339_seconds(t), "2021-08-28T00:41:58Z");
-        assert_eq!(parse_rfc3339("2021-08-28T00:41:58Z").map(|t| t.unix_timestamp()), Some(1630111318));
+        assert_eq!(
+            parse_rfc3339("2021-08-28T00:41:58Z").map(|t| t.unix_timestamp()),
+            Some(1630111318)
+        );
     }
 }

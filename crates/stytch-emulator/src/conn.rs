@@ -48,7 +48,13 @@ impl Listener for KillableListener {
             match self.0.accept().await {
                 Ok((inner, addr)) => {
                     let _ = inner.set_nodelay(true);
-                    return (KillableStream { inner, kill: ConnKill::default() }, addr);
+                    return (
+                        KillableStream {
+                            inner,
+                            kill: ConnKill::default(),
+                        },
+                        addr,
+                    );
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -68,11 +74,18 @@ impl Connected<IncomingStream<'_, KillableListener>> for ConnKill {
 }
 
 fn cut() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionAborted, "connection cut by a fault")
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "connection cut by a fault",
+    )
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.kill.killed() {
             return Poll::Ready(Err(cut()));
@@ -82,7 +95,11 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.kill.killed() {
             return Poll::Ready(Err(cut()));

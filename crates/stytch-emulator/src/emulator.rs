@@ -84,19 +84,26 @@ impl EmulatorBuilder {
         let shared = Arc::new(shared);
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
-        let app = routes::router(Arc::clone(&shared)).into_make_service_with_connect_info::<ConnKill>();
+        let app =
+            routes::router(Arc::clone(&shared)).into_make_service_with_connect_info::<ConnKill>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            });
+            let serve =
+                axum::serve(KillableListener(listener), app).with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                });
             if let Err(e) = serve.await {
                 tracing::warn!(error = %e, "stytch emulator server stopped with an error");
             }
         });
         tracing::debug!(%addr, project_id = %shared.project_id, "stytch emulator listening");
         Ok(EmulatorHandle {
-            inner: Arc::new(Inner { shared, addr, stop: Mutex::new(Some(stop_tx)), task: Mutex::new(Some(task)) }),
+            inner: Arc::new(Inner {
+                shared,
+                addr,
+                stop: Mutex::new(Some(stop_tx)),
+                task: Mutex::new(Some(task)),
+            }),
         })
     }
 }
@@ -168,9 +175,16 @@ impl EmulatorHandle {
     /// server task. Other clones then point at a stopped server.
     pub async fn shutdown(self) {
         self.inner.signal_stop();
-        let task = self.inner.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(mut task) = task
-            && tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
         {
             task.abort();
         }

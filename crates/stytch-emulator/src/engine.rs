@@ -12,10 +12,13 @@ use time::macros::datetime;
 use crate::clock::Clock;
 use crate::errors::ApiError;
 use crate::faults::Faults;
-use crate::fixtures::{CreatedSession, Factor, NewMemberSession, NewOrganization, NewSession, NewUser};
+use crate::fixtures::{
+    CreatedSession, Factor, NewMemberSession, NewOrganization, NewSession, NewUser,
+};
 use crate::keys::{KeyError, KeyRing, SigningKey};
 use crate::store::{
-    Contact, MemberRecord, OrganizationRecord, SessionRecord, Sessions, Store, StoredFactor, UserRecord,
+    Contact, MemberRecord, OrganizationRecord, SessionRecord, Sessions, Store, StoredFactor,
+    UserRecord,
 };
 use crate::{ids, jwt, rbac};
 
@@ -93,7 +96,10 @@ impl Shared {
         if !store.users.contains_key(SANDBOX_USER_ID) {
             let user = UserRecord {
                 user_id: SANDBOX_USER_ID.into(),
-                email: Some(Contact { id: SANDBOX_EMAIL_ID.into(), value: SANDBOX_EMAIL.into() }),
+                email: Some(Contact {
+                    id: SANDBOX_EMAIL_ID.into(),
+                    value: SANDBOX_EMAIL.into(),
+                }),
                 phone: None,
                 name: None,
                 roles: self.default_consumer_role.iter().cloned().collect(),
@@ -120,7 +126,10 @@ impl Shared {
                     started_at: SANDBOX_STARTED_AT,
                     last_accessed_at: now,
                     expires_at: fresh_expiry,
-                    factors: vec![StoredFactor { fields, authenticated_at: now }],
+                    factors: vec![StoredFactor {
+                        fields,
+                        authenticated_at: now,
+                    }],
                     roles: self.default_consumer_role.iter().cloned().collect(),
                     custom_claims: Map::new(),
                 });
@@ -149,10 +158,14 @@ impl Shared {
         push_unique(&mut roles, u.roles);
         UserRecord {
             user_id: ids::test_id("user"),
-            email: u.email.map(|value| Contact { id: email_id.unwrap_or_else(|| ids::test_id("email")), value }),
-            phone: u
-                .phone
-                .map(|value| Contact { id: phone_id.unwrap_or_else(|| ids::test_id("phone-number")), value }),
+            email: u.email.map(|value| Contact {
+                id: email_id.unwrap_or_else(|| ids::test_id("email")),
+                value,
+            }),
+            phone: u.phone.map(|value| Contact {
+                id: phone_id.unwrap_or_else(|| ids::test_id("phone-number")),
+                value,
+            }),
             name: u.name,
             roles,
             created_at: now,
@@ -163,21 +176,32 @@ impl Shared {
         let now = self.clock.now();
         let mut store = self.store();
         let user = match &s.user_id {
-            Some(id) => store
-                .users
-                .get(id)
-                .cloned()
-                .ok_or_else(|| ApiError::new(404, "user_not_found", format!("User {id} could not be found.")))?,
+            Some(id) => store.users.get(id).cloned().ok_or_else(|| {
+                ApiError::new(
+                    404,
+                    "user_not_found",
+                    format!("User {id} could not be found."),
+                )
+            })?,
             None => {
                 // A new user whose email/phone come from the factors, sharing their ids.
-                let email = s.factors.iter().find_map(|f| sub_field(f, "email_factor", "email_address", "email_id"));
+                let email = s
+                    .factors
+                    .iter()
+                    .find_map(|f| sub_field(f, "email_factor", "email_address", "email_id"));
                 let phone = s
                     .factors
                     .iter()
                     .find_map(|f| sub_field(f, "phone_number_factor", "phone_number", "phone_id"));
                 let (email, email_id) = match email {
                     Some((value, id)) => (value, Some(id)),
-                    None => (format!("{}@example.com", &ids::test_id("user")["user-test-".len()..]), None),
+                    None => (
+                        format!(
+                            "{}@example.com",
+                            &ids::test_id("user")["user-test-".len()..]
+                        ),
+                        None,
+                    ),
                 };
                 let mut new_user = NewUser::new().email(&email);
                 if let Some((value, _)) = &phone {
@@ -190,10 +214,16 @@ impl Shared {
         };
         let mut factors = s.factors;
         if factors.is_empty() {
-            let email = user.email.as_ref().map_or_else(|| format!("{}@example.com", user.user_id), |e| e.value.clone());
+            let email = user.email.as_ref().map_or_else(
+                || format!("{}@example.com", user.user_id),
+                |e| e.value.clone(),
+            );
             factors.push(Factor::email_magic_link(&email));
         }
-        let factors = factors.into_iter().map(|f| stored_factor(f, user.email.as_ref(), user.phone.as_ref(), now)).collect();
+        let factors = factors
+            .into_iter()
+            .map(|f| stored_factor(f, user.email.as_ref(), user.phone.as_ref(), now))
+            .collect();
         let mut roles = user.roles.clone();
         push_unique(&mut roles, s.roles);
         let rec = SessionRecord {
@@ -203,7 +233,7 @@ impl Shared {
             token: ids::session_token(),
             started_at: now,
             last_accessed_at: now,
-            expires_at: now + time::Duration::minutes(i64::from(s.duration_minutes)),
+            expires_at: session_expiry(now, s.duration_minutes),
             factors,
             roles,
             custom_claims: s.custom_claims,
@@ -229,14 +259,25 @@ impl Shared {
         id
     }
 
-    pub(crate) fn set_organization_roles(&self, organization_id: &str, roles: Value) -> Result<Vec<Value>, ApiError> {
+    pub(crate) fn set_organization_roles(
+        &self,
+        organization_id: &str,
+        roles: Value,
+    ) -> Result<Vec<Value>, ApiError> {
         let mut store = self.store();
-        let org = store.organizations.get_mut(organization_id).ok_or_else(|| organization_not_found(organization_id))?;
+        let org = store
+            .organizations
+            .get_mut(organization_id)
+            .ok_or_else(|| organization_not_found(organization_id))?;
         org.custom_roles = rbac::normalize_roles(roles);
         Ok(org.custom_roles.clone())
     }
 
-    pub(crate) fn create_member(&self, organization_id: &str, email: &str) -> Result<String, ApiError> {
+    pub(crate) fn create_member(
+        &self,
+        organization_id: &str,
+        email: &str,
+    ) -> Result<String, ApiError> {
         let mut store = self.store();
         if !store.organizations.contains_key(organization_id) {
             return Err(organization_not_found(organization_id));
@@ -244,7 +285,10 @@ impl Shared {
         let rec = MemberRecord {
             member_id: ids::test_id("member"),
             organization_id: organization_id.to_owned(),
-            email: Contact { id: ids::test_id("email"), value: email.to_owned() },
+            email: Contact {
+                id: ids::test_id("email"),
+                value: email.to_owned(),
+            },
             created_at: self.clock.now(),
         };
         let id = rec.member_id.clone();
@@ -252,7 +296,10 @@ impl Shared {
         Ok(id)
     }
 
-    pub(crate) fn create_member_session(&self, s: NewMemberSession) -> Result<CreatedSession, ApiError> {
+    pub(crate) fn create_member_session(
+        &self,
+        s: NewMemberSession,
+    ) -> Result<CreatedSession, ApiError> {
         let now = self.clock.now();
         let mut store = self.store();
         let org = store
@@ -270,7 +317,10 @@ impl Shared {
         if factors.is_empty() {
             factors.push(Factor::email_magic_link(&member.email.value));
         }
-        let factors = factors.into_iter().map(|f| stored_factor(f, Some(&member.email), None, now)).collect();
+        let factors = factors
+            .into_iter()
+            .map(|f| stored_factor(f, Some(&member.email), None, now))
+            .collect();
         let mut roles = vec!["stytch_member".to_owned()];
         push_unique(&mut roles, s.roles);
         let rec = SessionRecord {
@@ -280,7 +330,7 @@ impl Shared {
             token: ids::session_token(),
             started_at: now,
             last_accessed_at: now,
-            expires_at: now + time::Duration::minutes(i64::from(s.duration_minutes)),
+            expires_at: session_expiry(now, s.duration_minutes),
             factors,
             roles,
             custom_claims: s.custom_claims,
@@ -297,10 +347,19 @@ impl Shared {
     pub(crate) fn mint_jwt(&self, session_id: &str) -> Option<String> {
         let now = self.clock.now();
         let store = self.store();
-        if let Some(rec) = store.sessions.by_id.get(session_id).filter(|r| r.is_live(now)) {
+        if let Some(rec) = store
+            .sessions
+            .by_id
+            .get(session_id)
+            .filter(|r| r.is_live(now))
+        {
             return self.sign_session(rec, None, now).ok();
         }
-        let rec = store.member_sessions.by_id.get(session_id).filter(|r| r.is_live(now))?;
+        let rec = store
+            .member_sessions
+            .by_id
+            .get(session_id)
+            .filter(|r| r.is_live(now))?;
         let org = store.organizations.get(rec.organization_id.as_deref()?)?;
         self.sign_session(rec, Some(org), now).ok()
     }
@@ -346,7 +405,8 @@ impl Shared {
 
     pub(crate) fn rotate_keys(&self) -> Result<String, ApiError> {
         // Generate outside the lock: key generation takes a while.
-        let key = SigningKey::generate(self.clock.now()).map_err(|e| ApiError::internal(e.to_string()))?;
+        let key = SigningKey::generate(self.clock.now())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(self.keys_mut().push(key))
     }
 
@@ -369,8 +429,18 @@ impl Shared {
     }
 }
 
+/// `now + minutes`, capped at 100 years so no duration can overflow the date range.
+fn session_expiry(now: OffsetDateTime, minutes: u32) -> OffsetDateTime {
+    const MAX_MINUTES: i64 = 100 * 366 * 24 * 60;
+    now + time::Duration::minutes(i64::from(minutes).min(MAX_MINUTES))
+}
+
 pub(crate) fn organization_not_found(id: &str) -> ApiError {
-    ApiError::new(404, "organization_not_found", format!("Organization {id} could not be found."))
+    ApiError::new(
+        404,
+        "organization_not_found",
+        format!("Organization {id} could not be found."),
+    )
 }
 
 fn created(rec: &SessionRecord, session_jwt: String) -> CreatedSession {
@@ -401,7 +471,12 @@ fn sub_field(f: &Factor, sub: &str, value_key: &str, id_key: &str) -> Option<(St
 }
 
 /// Pins the factor's time and reuses the subject's email/phone ids when they match.
-fn stored_factor(f: Factor, email: Option<&Contact>, phone: Option<&Contact>, now: OffsetDateTime) -> StoredFactor {
+fn stored_factor(
+    f: Factor,
+    email: Option<&Contact>,
+    phone: Option<&Contact>,
+    now: OffsetDateTime,
+) -> StoredFactor {
     let mut fields = f.fields;
     for (sub, value_key, id_key, contact) in [
         ("email_factor", "email_address", "email_id", email),
@@ -413,5 +488,8 @@ fn stored_factor(f: Factor, email: Option<&Contact>, phone: Option<&Contact>, no
             obj.insert(id_key.into(), contact.id.clone().into());
         }
     }
-    StoredFactor { fields, authenticated_at: f.authenticated_at.unwrap_or(now) }
+    StoredFactor {
+        fields,
+        authenticated_at: f.authenticated_at.unwrap_or(now),
+    }
 }

@@ -54,7 +54,10 @@ impl ApiError {
                 "Oops, something seems to have gone wrong, please reach out to support@stytch.com to let us know what went wrong.",
             ),
             502 => ("bad_gateway", "Bad gateway."),
-            503 => ("service_unavailable", "The service is temporarily unavailable."),
+            503 => (
+                "service_unavailable",
+                "The service is temporarily unavailable.",
+            ),
             504 => ("gateway_timeout", "The upstream request timed out."),
             s if s >= 500 => ("internal_server_error", "An internal error occurred."),
             _ => ("bad_request", "The request could not be completed."),
@@ -80,7 +83,9 @@ impl IntoResponse for ApiError {
         });
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -86,7 +86,11 @@ pub struct Fault {
 
 impl Fault {
     fn of(kind: FaultKind) -> Self {
-        Self { kind, times: None, retry_after: None }
+        Self {
+            kind,
+            times: None,
+            retry_after: None,
+        }
     }
 
     /// Answer with this HTTP status and a Stytch error body whose `error_type` matches it
@@ -181,9 +185,18 @@ mod tests {
         let f = Faults::default();
         f.inject(Route::Jwks, Fault::status(503).times(2));
         f.inject(Route::Jwks, Fault::malformed_body().times(1));
-        assert_eq!(f.hit(Route::Jwks).map(|x| x.kind), Some(FaultKind::Status(503)));
-        assert_eq!(f.hit(Route::Jwks).map(|x| x.kind), Some(FaultKind::Status(503)));
-        assert_eq!(f.hit(Route::Jwks).map(|x| x.kind), Some(FaultKind::MalformedBody));
+        assert_eq!(
+            f.hit(Route::Jwks).map(|x| x.kind),
+            Some(FaultKind::Status(503))
+        );
+        assert_eq!(
+            f.hit(Route::Jwks).map(|x| x.kind),
+            Some(FaultKind::Status(503))
+        );
+        assert_eq!(
+            f.hit(Route::Jwks).map(|x| x.kind),
+            Some(FaultKind::MalformedBody)
+        );
         assert_eq!(f.hit(Route::Jwks), None);
         assert_eq!(f.count(Route::Jwks), 4);
         assert_eq!(f.count(Route::Authenticate), 0);

@@ -58,7 +58,13 @@ pub struct NewSession {
 
 impl Default for NewSession {
     fn default() -> Self {
-        Self { user_id: None, factors: Vec::new(), roles: Vec::new(), custom_claims: Map::new(), duration_minutes: 60 }
+        Self {
+            user_id: None,
+            factors: Vec::new(),
+            roles: Vec::new(),
+            custom_claims: Map::new(),
+            duration_minutes: 60,
+        }
     }
 }
 
@@ -120,17 +126,28 @@ impl Factor {
         if let Some((key, value)) = sub {
             fields.insert(key.into(), value);
         }
-        Self { fields, authenticated_at: None }
+        Self {
+            fields,
+            authenticated_at: None,
+        }
     }
 
     /// `magic_link` delivered by `email`.
     pub fn email_magic_link(email: &str) -> Self {
-        Self::with("magic_link", "email", Some(("email_factor", email_factor(email))))
+        Self::with(
+            "magic_link",
+            "email",
+            Some(("email_factor", email_factor(email))),
+        )
     }
 
     /// `email_otp` delivered by `email`.
     pub fn email_otp(email: &str) -> Self {
-        Self::with("email_otp", "email", Some(("email_factor", email_factor(email))))
+        Self::with(
+            "email_otp",
+            "email",
+            Some(("email_factor", email_factor(email))),
+        )
     }
 
     /// `otp` delivered by `sms`.
@@ -142,7 +159,11 @@ impl Factor {
     /// `totp` from an `authenticator_app`.
     pub fn totp() -> Self {
         let sub = json!({ "totp_id": ids::test_id("totp") });
-        Self::with("totp", "authenticator_app", Some(("authenticator_app_factor", sub)))
+        Self::with(
+            "totp",
+            "authenticator_app",
+            Some(("authenticator_app_factor", sub)),
+        )
     }
 
     /// `password` (`knowledge`); it has no factor sub-object.
@@ -157,7 +178,11 @@ impl Factor {
             "domain": domain,
             "user_agent": "",
         });
-        Self::with("webauthn", "webauthn_registration", Some(("webauthn_factor", sub)))
+        Self::with(
+            "webauthn",
+            "webauthn_registration",
+            Some(("webauthn_factor", sub)),
+        )
     }
 
     /// `oauth` through `provider` (e.g. `"google"`) for the provider's `subject`.
@@ -170,7 +195,8 @@ impl Factor {
             "tiktok" => "tik_tok".to_owned(),
             other => other.to_owned(),
         };
-        let sub = json!({ "id": ids::test_id("oauth-user-registration"), "provider_subject": subject });
+        let sub =
+            json!({ "id": ids::test_id("oauth-user-registration"), "provider_subject": subject });
         let delivery = format!("oauth_{provider}");
         let sub_key = format!("{key}_oauth_factor");
         Self::with("oauth", &delivery, Some((&sub_key, sub)))
@@ -200,7 +226,10 @@ impl Factor {
         for key in ["last_authenticated_at", "created_at", "updated_at"] {
             fields.remove(key);
         }
-        Self { fields, authenticated_at }
+        Self {
+            fields,
+            authenticated_at,
+        }
     }
 
     /// Sets `last_authenticated_at` (for step-up and recent-auth tests).
@@ -224,7 +253,10 @@ pub struct NewOrganization {
 impl NewOrganization {
     /// An organization with a display name and a slug.
     pub fn new(name: &str, slug: &str) -> Self {
-        Self { name: name.to_owned(), slug: slug.to_owned() }
+        Self {
+            name: name.to_owned(),
+            slug: slug.to_owned(),
+        }
     }
 }
 

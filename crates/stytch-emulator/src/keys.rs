@@ -26,7 +26,9 @@ pub(crate) struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,7 +50,8 @@ impl SigningKey {
         let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
         let public_der = public.as_ref().to_vec();
         let cert = self_signed_cert(&pair, now)?;
-        let x5t_s256 = STANDARD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert));
+        let x5t_s256 =
+            STANDARD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert));
         let kid = ids::test_id("jwk");
         let jwk = json!({
             "kty": "RSA",
@@ -61,7 +64,12 @@ impl SigningKey {
             "n": n,
             "e": e,
         });
-        Ok(Self { kid, pair, public_der, jwk })
+        Ok(Self {
+            kid,
+            pair,
+            public_der,
+            jwk,
+        })
     }
 }
 
@@ -92,7 +100,9 @@ pub(crate) struct KeyRing {
 
 impl KeyRing {
     pub(crate) fn new(now: OffsetDateTime) -> Result<Self, KeyError> {
-        Ok(Self { keys: vec![Arc::new(SigningKey::generate(now)?)] })
+        Ok(Self {
+            keys: vec![Arc::new(SigningKey::generate(now)?)],
+        })
     }
 
     pub(crate) fn current(&self) -> Arc<SigningKey> {
@@ -139,7 +149,9 @@ mod tests {
         let first = ring.current().kid.clone();
         assert!(first.starts_with("jwk-test-"));
         let jwk = &ring.jwks()["keys"][0];
-        for field in ["kty", "use", "key_ops", "alg", "kid", "x5c", "x5tS256", "n", "e"] {
+        for field in [
+            "kty", "use", "key_ops", "alg", "kid", "x5c", "x5tS256", "n", "e",
+        ] {
             assert!(jwk.get(field).is_some(), "missing {field}");
         }
         assert_eq!(jwk["e"], "AQAB");

@@ -96,4 +96,6 @@ mod wire;
 
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use faults::{Fault, Route};
-pub use fixtures::{CreatedSession, Factor, NewMemberSession, NewOrganization, NewSession, NewUser};
+pub use fixtures::{
+    CreatedSession, Factor, NewMemberSession, NewOrganization, NewSession, NewUser,
+};

@@ -14,18 +14,29 @@ pub(crate) fn default_consumer_policy(default_role: Option<&str>) -> Value {
 /// The B2B default policy: `stytch_member` and `stytch_admin` over Stytch's default resources.
 pub(crate) fn default_b2b_policy() -> Value {
     let resources = [
-        ("stytch.organization", vec!["update.info.name", "update.info.slug", "delete", "get"]),
-        ("stytch.member", vec!["create", "update.info.name", "delete", "search"]),
+        (
+            "stytch.organization",
+            vec!["update.info.name", "update.info.slug", "delete", "get"],
+        ),
+        (
+            "stytch.member",
+            vec!["create", "update.info.name", "delete", "search"],
+        ),
         ("stytch.sso", vec!["create", "update", "delete", "get"]),
-        ("stytch.self", vec!["update.info.name", "delete", "revoke-sessions"]),
+        (
+            "stytch.self",
+            vec!["update.info.name", "delete", "revoke-sessions"],
+        ),
         ("stytch.scim", vec!["create", "update", "delete", "get"]),
     ];
     let resource_values: Vec<Value> = resources
         .iter()
         .map(|(id, actions)| json!({ "resource_id": id, "description": "", "actions": actions }))
         .collect();
-    let admin_permissions: Vec<Value> =
-        resources.iter().map(|(id, _)| json!({ "resource_id": id, "actions": ["*"] })).collect();
+    let admin_permissions: Vec<Value> = resources
+        .iter()
+        .map(|(id, _)| json!({ "resource_id": id, "actions": ["*"] }))
+        .collect();
     json!({
         "roles": [
             {
@@ -58,9 +69,14 @@ pub(crate) fn normalize_policy(v: Value) -> Value {
         _ => Map::new(),
     };
     let roles = normalize_roles(obj.remove("roles").unwrap_or(Value::Null));
-    let resources = normalize_list(obj.remove("resources"), &[("description", json!("")), ("actions", json!([]))]);
-    let scopes =
-        normalize_list(obj.remove("scopes"), &[("description", json!("")), ("permissions", json!([]))]);
+    let resources = normalize_list(
+        obj.remove("resources"),
+        &[("description", json!("")), ("actions", json!([]))],
+    );
+    let scopes = normalize_list(
+        obj.remove("scopes"),
+        &[("description", json!("")), ("permissions", json!([]))],
+    );
     obj.insert("roles".into(), Value::Array(roles));
     obj.insert("resources".into(), Value::Array(resources));
     obj.insert("scopes".into(), Value::Array(scopes));
@@ -70,10 +86,15 @@ pub(crate) fn normalize_policy(v: Value) -> Value {
 /// Normalises a list of roles (`{role_id, description?, permissions?}`); accepts `{roles: [...]}`.
 pub(crate) fn normalize_roles(v: Value) -> Vec<Value> {
     let v = match v {
-        Value::Object(mut map) if map.contains_key("roles") => map.remove("roles").unwrap_or(Value::Null),
+        Value::Object(mut map) if map.contains_key("roles") => {
+            map.remove("roles").unwrap_or(Value::Null)
+        }
         other => other,
     };
-    normalize_list(Some(v), &[("description", json!("")), ("permissions", json!([]))])
+    normalize_list(
+        Some(v),
+        &[("description", json!("")), ("permissions", json!([]))],
+    )
 }
 
 fn normalize_list(v: Option<Value>, defaults: &[(&str, Value)]) -> Vec<Value> {
@@ -116,9 +137,11 @@ pub(crate) fn granting_roles(
                     .flatten()
                     .any(|p| {
                         p.get("resource_id").and_then(Value::as_str) == Some(resource)
-                            && p.get("actions").and_then(Value::as_array).into_iter().flatten().any(|a| {
-                                a.as_str() == Some("*") || a.as_str() == Some(action)
-                            })
+                            && p.get("actions")
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                                .any(|a| a.as_str() == Some("*") || a.as_str() == Some(action))
                     })
         });
         if grants && !granting.contains(role) {
@@ -130,7 +153,11 @@ pub(crate) fn granting_roles(
 
 /// The `roles` array of a normalised policy.
 pub(crate) fn policy_roles(policy: &Value) -> Vec<Value> {
-    policy.get("roles").and_then(Value::as_array).cloned().unwrap_or_default()
+    policy
+        .get("roles")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -149,18 +176,37 @@ mod tests {
         assert_eq!(policy["scopes"], json!([]));
         assert_eq!(policy["roles"][0]["description"], "");
         let roles = policy_roles(&policy);
-        let subject = vec!["stytch_user".to_owned(), "reader".to_owned(), "admin".to_owned()];
-        assert_eq!(granting_roles(&roles, &subject, "documents", "read"), vec!["reader", "admin"]);
-        assert_eq!(granting_roles(&roles, &subject, "documents", "write"), vec!["admin"]);
+        let subject = vec![
+            "stytch_user".to_owned(),
+            "reader".to_owned(),
+            "admin".to_owned(),
+        ];
+        assert_eq!(
+            granting_roles(&roles, &subject, "documents", "read"),
+            vec!["reader", "admin"]
+        );
+        assert_eq!(
+            granting_roles(&roles, &subject, "documents", "write"),
+            vec!["admin"]
+        );
         assert!(granting_roles(&roles, &subject[..2], "documents", "write").is_empty());
         assert!(granting_roles(&roles, &subject, "images", "read").is_empty());
     }
 
     #[test]
     fn normalisation_tolerates_junk() {
-        assert_eq!(normalize_policy(json!(null)), json!({"roles": [], "resources": [], "scopes": []}));
+        assert_eq!(
+            normalize_policy(json!(null)),
+            json!({"roles": [], "resources": [], "scopes": []})
+        );
         let wrapped = normalize_policy(json!({"policy": {"roles": [1, {"role_id": "x"}]}}));
-        assert_eq!(wrapped["roles"], json!([{"role_id": "x", "description": "", "permissions": []}]));
-        assert_eq!(normalize_roles(json!({"roles": [{"role_id": "y"}]})).len(), 1);
+        assert_eq!(
+            wrapped["roles"],
+            json!([{"role_id": "x", "description": "", "permissions": []}])
+        );
+        assert_eq!(
+            normalize_roles(json!({"roles": [{"role_id": "y"}]})).len(),
+            1
+        );
     }
 }

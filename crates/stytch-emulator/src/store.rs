@@ -80,7 +80,8 @@ pub(crate) struct Sessions {
 
 impl Sessions {
     pub(crate) fn insert(&mut self, rec: SessionRecord) {
-        self.id_by_token.insert(rec.token.clone(), rec.session_id.clone());
+        self.id_by_token
+            .insert(rec.token.clone(), rec.session_id.clone());
         self.by_id.insert(rec.session_id.clone(), rec);
     }
 

@@ -91,7 +91,11 @@ pub(crate) fn member(m: &MemberRecord, roles: &[String]) -> Value {
     let role_objects: Vec<Value> = roles
         .iter()
         .map(|r| {
-            let source = if r == "stytch_member" { "implicit" } else { "direct_assignment" };
+            let source = if r == "stytch_member" {
+                "implicit"
+            } else {
+                "direct_assignment"
+            };
             json!({ "role_id": r, "sources": [{ "type": source, "details": {} }] })
         })
         .collect();

@@ -216,6 +216,11 @@ impl StytchConfig {
         &self.issuers
     }
 
+    /// The time source every check uses.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
     /// The clock leeway applied to `exp`, `nbf` and `iat`.
     pub fn leeway(&self) -> Duration {
         self.leeway

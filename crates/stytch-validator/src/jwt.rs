@@ -1,6 +1,6 @@
 //! Local session-JWT verification (reference §11.2, security.md §3.1): compact-JWS
 //! parsing with size and syntax gates, RS256 only, claim checks against an injected
-//! clock, and the mapping of claims into a [`StytchSession`].
+//! clock, and the mapping of claims into a [`Session`].
 
 use std::collections::HashSet;
 
@@ -13,8 +13,7 @@ use time::OffsetDateTime;
 
 use crate::config::{StytchConfig, Vertical};
 use crate::session::{
-    AuthenticationFactor, Organization, SessionAttributes, SessionData, SessionSource,
-    StytchSession,
+    AuthenticationFactor, Organization, Session, SessionAttributes, SessionData, SessionSource,
 };
 use crate::time_fmt;
 
@@ -261,12 +260,12 @@ impl Claims {
 
     /// Builds the session. Custom claims are the top-level claims minus the registered
     /// ones and every `https://stytch.com/` claim.
-    pub(crate) fn into_session(self, times: Times) -> StytchSession {
+    pub(crate) fn into_session(self, times: Times) -> Session {
         let mut custom = self.rest;
         custom.retain(|k, _| k != "jti" && !k.starts_with("https://stytch.com/"));
         let expires_at = OffsetDateTime::from_unix_timestamp(times.session_expires)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        StytchSession::from_data(SessionData {
+        Session::from_data(SessionData {
             session_id: self.session.id,
             user_id: self.sub,
             started_at: self.session.started_at,

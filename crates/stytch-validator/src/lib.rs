@@ -79,7 +79,7 @@ pub use error::{AuthError, ErrorKind};
 pub use rbac::{Authorization, Permission, Policy, Resource, Role};
 pub use session::{
     AuthenticationFactor, AuthenticatorAppFactor, EmailFactor, OAuthFactor, Organization,
-    PhoneNumberFactor, SessionAttributes, SessionSource, SsoFactor, StytchSession, WebAuthnFactor,
+    PhoneNumberFactor, Session, SessionAttributes, SessionSource, SsoFactor, WebAuthnFactor,
 };
 pub use validator::{Authenticated, Credentials, RefreshedTokens, Validator, ValidatorStats};
 

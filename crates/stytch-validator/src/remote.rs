@@ -20,8 +20,7 @@ use crate::config::{StytchConfig, Vertical};
 use crate::error::AuthError;
 use crate::http::{self, Fetched};
 use crate::session::{
-    AuthenticationFactor, Organization, SessionAttributes, SessionData, SessionSource,
-    StytchSession,
+    AuthenticationFactor, Organization, Session, SessionAttributes, SessionData, SessionSource,
 };
 use crate::singleflight::SingleFlight;
 use crate::time_fmt;
@@ -426,7 +425,7 @@ fn parse_success(body: &[u8], vertical: Vertical) -> Option<Authenticated> {
         _ => None,
     };
     Some(Authenticated {
-        session: StytchSession::from_data(data),
+        session: Session::from_data(data),
         refreshed,
     })
 }

@@ -30,10 +30,12 @@ pub struct Organization {
 
 /// An authenticated Stytch session. Cheap to clone (one reference count).
 ///
+/// In axum, extract it with `axum_stytch::StytchSession`, which dereferences to this.
+///
 /// For consumer projects [`user_id`](Self::user_id) is the user; for B2B projects it is
 /// the member id and [`organization`](Self::organization) is set.
 #[derive(Clone, PartialEq)]
-pub struct StytchSession(Arc<SessionData>);
+pub struct Session(Arc<SessionData>);
 
 #[derive(PartialEq)]
 pub(crate) struct SessionData {
@@ -50,7 +52,7 @@ pub(crate) struct SessionData {
     pub(crate) source: SessionSource,
 }
 
-impl StytchSession {
+impl Session {
     pub(crate) fn from_data(data: SessionData) -> Self {
         Self(Arc::new(data))
     }
@@ -126,7 +128,7 @@ impl StytchSession {
     /// Custom claims deserialized into your own type.
     ///
     /// ```
-    /// # fn f(session: stytch_validator::StytchSession) -> Result<(), serde_json::Error> {
+    /// # fn f(session: stytch_validator::Session) -> Result<(), serde_json::Error> {
     /// #[derive(serde::Deserialize)]
     /// struct Claims { plan: String }
     /// let claims: Claims = session.custom_claims()?;
@@ -197,10 +199,10 @@ impl<'de> serde::Deserializer<'de> for MapRef<'de> {
     }
 }
 
-impl fmt::Debug for StytchSession {
+impl fmt::Debug for Session {
     // Ids are not secrets; claims may be personal data, so they are only counted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StytchSession")
+        f.debug_struct("Session")
             .field("session_id", &self.0.session_id)
             .field("user_id", &self.0.user_id)
             .field(
@@ -224,11 +226,11 @@ impl fmt::Debug for StytchSession {
     }
 }
 
-impl Serialize for StytchSession {
+impl Serialize for Session {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let d = &self.0;
-        let mut st = s.serialize_struct("StytchSession", 11)?;
+        let mut st = s.serialize_struct("Session", 11)?;
         st.serialize_field("session_id", &d.session_id)?;
         st.serialize_field("user_id", &d.user_id)?;
         st.serialize_field("started_at", &d.started_at.map(crate::time_fmt::Rfc3339))?;

@@ -13,7 +13,7 @@ use crate::jwks::{Jwks, Refresh};
 use crate::jwt::{self, Times};
 use crate::rbac::{Authorization, Policy, PolicyCache};
 use crate::remote::{Credential, Remote};
-use crate::session::StytchSession;
+use crate::session::Session;
 
 /// The credentials a request carried. At least one should be set; when both are, the
 /// JWT is tried first (locally) and the session token is not used.
@@ -86,7 +86,7 @@ impl fmt::Debug for RefreshedTokens {
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     /// The session.
-    pub session: StytchSession,
+    pub session: Session,
     /// Set when Stytch was asked and issued fresh tokens.
     pub refreshed: Option<RefreshedTokens>,
 }
@@ -106,7 +106,7 @@ pub struct ValidatorStats {
 }
 
 struct CachedToken {
-    session: StytchSession,
+    session: Session,
     times: Times,
     kid: String,
 }
@@ -139,7 +139,7 @@ impl fmt::Debug for Validator {
 
 /// The local verdict on a JWT.
 enum Local {
-    Valid(StytchSession),
+    Valid(Session),
     /// Authentic but not acceptable locally right now: ask Stytch.
     Stale(&'static str),
     /// The signing key is not in the set we hold.
@@ -202,7 +202,7 @@ impl Validator {
 
     /// The session for a JWT that verified before and is still valid, without any
     /// allocation or I/O: the hot path. `None` means "call [`authenticate`](Self::authenticate)".
-    pub fn cached(&self, jwt: &str) -> Option<StytchSession> {
+    pub fn cached(&self, jwt: &str) -> Option<Session> {
         let cache = self.0.verified.as_ref()?;
         let hit = cache.get(jwt)?;
         let keys = self.0.jwks.load();
@@ -350,7 +350,7 @@ impl Validator {
     /// cached; reference §7.2). Denial is [`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden).
     pub async fn authorize(
         &self,
-        session: &StytchSession,
+        session: &Session,
         resource: &str,
         action: &str,
     ) -> Result<Authorization, AuthError> {

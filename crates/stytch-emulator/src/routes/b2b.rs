@@ -29,19 +29,36 @@ pub(super) async fn revoke(
     let token = opt_str(&req, "session_token")?;
     let jwt = opt_str(&req, "session_jwt")?;
     let member_id = opt_str(&req, "member_id")?;
-    let given = [id.is_some(), token.is_some(), jwt.is_some(), member_id.is_some()].into_iter().filter(|b| *b).count();
-    check_revoke_arguments(given, "member_session_id, session_token, session_jwt, or member_id")?;
+    let given = [
+        id.is_some(),
+        token.is_some(),
+        jwt.is_some(),
+        member_id.is_some(),
+    ]
+    .into_iter()
+    .filter(|b| *b)
+    .count();
+    check_revoke_arguments(
+        given,
+        "member_session_id, session_token, session_jwt, or member_id",
+    )?;
     let session_id = match (id, token, jwt, member_id) {
         (Some(id), ..) => id,
-        (_, Some(token), ..) => {
-            shared.store().member_sessions.id_for_token(&token).ok_or_else(ApiError::session_not_found)?
-        }
+        (_, Some(token), ..) => shared
+            .store()
+            .member_sessions
+            .id_for_token(&token)
+            .ok_or_else(ApiError::session_not_found)?,
         (_, _, Some(jwt), _) => session_id_from_jwt(&shared, &jwt)?,
         (_, _, _, Some(member_id)) => {
             // Revokes every session of the member.
             let mut store = shared.store();
             if !store.members.contains_key(&member_id) {
-                return Err(ApiError::new(404, "member_not_found", "Member could not be found."));
+                return Err(ApiError::new(
+                    404,
+                    "member_not_found",
+                    "Member could not be found.",
+                ));
             }
             let ids: Vec<String> = store
                 .member_sessions

@@ -37,14 +37,18 @@ pub(super) fn router() -> Router<AppState> {
         .route("/counters", get(counters))
         .route("/counters/reset", post(reset_counters))
         .route("/b2b/organizations", post(create_organization))
-        .route("/b2b/organizations/{organization_id}/roles", put(set_organization_roles))
+        .route(
+            "/b2b/organizations/{organization_id}/roles",
+            put(set_organization_roles),
+        )
         .route("/b2b/members", post(create_member))
         .route("/b2b/sessions", post(create_member_session))
         .route("/b2b/rbac/policy", put(set_b2b_policy))
 }
 
 fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    p.map(|Path(s)| s).map_err(|_| ApiError::bad_request("bad_request", "Malformed path parameter."))
+    p.map(|Path(s)| s)
+        .map_err(|_| ApiError::bad_request("bad_request", "Malformed path parameter."))
 }
 
 async fn info(State(shared): State<AppState>) -> Json<Value> {
@@ -86,13 +90,26 @@ fn session_options(req: &Map<String, Value>) -> Result<SessionOptions, ApiError>
     let factors = match field(req, "factors") {
         None => Vec::new(),
         Some(Value::Array(items)) => items.iter().map(factor).collect::<Result<_, _>>()?,
-        Some(_) => return Err(ApiError::bad_request("invalid_request_value", "factors must be an array.")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_request_value",
+                "factors must be an array.",
+            ));
+        }
     };
     let duration_minutes = match field(req, "duration_minutes") {
         None => None,
-        Some(v) => Some(v.as_u64().and_then(|m| u32::try_from(m).ok()).filter(|m| *m > 0).ok_or_else(|| {
-            ApiError::bad_request("invalid_session_duration_minutes", "duration_minutes must be a positive integer.")
-        })?),
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|m| u32::try_from(m).ok())
+                .filter(|m| *m > 0)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_session_duration_minutes",
+                        "duration_minutes must be a positive integer.",
+                    )
+                })?,
+        ),
     };
     Ok(SessionOptions {
         factors,
@@ -122,17 +139,29 @@ async fn create_session(State(shared): State<AppState>, body: Body) -> Answer {
 }
 
 fn created(c: crate::CreatedSession) -> Answer {
-    serde_json::to_value(c).map(Json).map_err(|e| ApiError::internal(e.to_string()))
+    serde_json::to_value(c)
+        .map(Json)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-async fn revoke_session(State(shared): State<AppState>, id: Result<Path<String>, PathRejection>) -> Json<Value> {
-    let revoked = path(id).map(|id| shared.revoke_session(&id)).unwrap_or(false);
+async fn revoke_session(
+    State(shared): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Json<Value> {
+    let revoked = path(id)
+        .map(|id| shared.revoke_session(&id))
+        .unwrap_or(false);
     Json(json!({ "revoked": revoked }))
 }
 
-async fn mint_jwt(State(shared): State<AppState>, id: Result<Path<String>, PathRejection>) -> Answer {
+async fn mint_jwt(
+    State(shared): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
     let id = path(id)?;
-    let jwt = shared.mint_jwt(&id).ok_or_else(ApiError::session_not_found)?;
+    let jwt = shared
+        .mint_jwt(&id)
+        .ok_or_else(ApiError::session_not_found)?;
     Ok(Json(json!({ "session_jwt": jwt })))
 }
 
@@ -144,17 +173,24 @@ async fn rotate_keys(State(shared): State<AppState>) -> Answer {
     Ok(Json(json!({ "kid": shared.rotate_keys()? })))
 }
 
-async fn retire_key(State(shared): State<AppState>, kid: Result<Path<String>, PathRejection>) -> Answer {
+async fn retire_key(
+    State(shared): State<AppState>,
+    kid: Result<Path<String>, PathRejection>,
+) -> Answer {
     let kid = path(kid)?;
     Ok(Json(json!({ "retired": shared.retire_key(&kid) })))
 }
 
 async fn set_consumer_policy(State(shared): State<AppState>, body: Body) -> Answer {
-    Ok(Json(json!({ "policy": shared.set_policy(Vertical::Consumer, body::value(body)?) })))
+    Ok(Json(
+        json!({ "policy": shared.set_policy(Vertical::Consumer, body::value(body)?) }),
+    ))
 }
 
 async fn set_b2b_policy(State(shared): State<AppState>, body: Body) -> Answer {
-    Ok(Json(json!({ "policy": shared.set_policy(Vertical::B2b, body::value(body)?) })))
+    Ok(Json(
+        json!({ "policy": shared.set_policy(Vertical::B2b, body::value(body)?) }),
+    ))
 }
 
 fn clock_json(shared: &AppState) -> Json<Value> {
@@ -171,24 +207,37 @@ async fn advance_clock(State(shared): State<AppState>, body: Body) -> Answer {
     let seconds = field(&req, "seconds")
         .and_then(Value::as_f64)
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .ok_or_else(|| ApiError::bad_request("invalid_request_value", "seconds must be a non-negative number."))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_request_value",
+                "seconds must be a non-negative number.",
+            )
+        })?;
     // Clamp to 100 years so the conversion can never fail.
-    shared.clock.advance(Duration::from_secs_f64(seconds.min(100.0 * 366.0 * 86_400.0)));
+    shared.clock.advance(Duration::from_secs_f64(
+        seconds.min(100.0 * 366.0 * 86_400.0),
+    ));
     Ok(clock_json(&shared))
 }
 
 async fn inject_fault(State(shared): State<AppState>, body: Body) -> Answer {
     let req = body::object(body)?;
     let route_name = req_str(&req, "route")?;
-    let route = Route::from_name(&route_name)
-        .ok_or_else(|| ApiError::bad_request("invalid_request_value", format!("Unknown route {route_name}.")))?;
+    let route = Route::from_name(&route_name).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_request_value",
+            format!("Unknown route {route_name}."),
+        )
+    })?;
     let number = |key: &str| -> Result<Option<u64>, ApiError> {
         match field(&req, key) {
             None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| ApiError::bad_request("invalid_request_value", format!("{key} must be a non-negative integer."))),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_request_value",
+                    format!("{key} must be a non-negative integer."),
+                )
+            }),
         }
     };
     let mut fault = match req_str(&req, "kind")?.as_str() {
@@ -196,16 +245,22 @@ async fn inject_fault(State(shared): State<AppState>, body: Body) -> Answer {
             let status = number("status")?
                 .and_then(|s| u16::try_from(s).ok())
                 .filter(|s| (400..=599).contains(s))
-                .ok_or_else(|| ApiError::bad_request("invalid_request_value", "status must be 400..=599."))?;
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_request_value", "status must be 400..=599.")
+                })?;
             Fault::status(status)
         }
-        "latency" => Fault::latency(Duration::from_millis(number("latency_ms")?.unwrap_or(0).min(600_000))),
+        "latency" => Fault::latency(Duration::from_millis(
+            number("latency_ms")?.unwrap_or(0).min(600_000),
+        )),
         "malformed_body" => Fault::malformed_body(),
         "close_connection" => Fault::close_connection(),
         other => {
             return Err(ApiError::bad_request(
                 "invalid_request_value",
-                format!("Unknown fault kind {other}; use status, latency, malformed_body or close_connection."),
+                format!(
+                    "Unknown fault kind {other}; use status, latency, malformed_body or close_connection."
+                ),
             ));
         }
     };
@@ -225,7 +280,10 @@ async fn clear_faults(State(shared): State<AppState>) -> Json<Value> {
 }
 
 async fn counters(State(shared): State<AppState>) -> Json<Value> {
-    let map: Map<String, Value> = Route::ALL.iter().map(|r| (r.name().to_owned(), shared.faults.count(*r).into())).collect();
+    let map: Map<String, Value> = Route::ALL
+        .iter()
+        .map(|r| (r.name().to_owned(), shared.faults.count(*r).into()))
+        .collect();
     Json(Value::Object(map))
 }
 
@@ -238,7 +296,9 @@ async fn create_organization(State(shared): State<AppState>, body: Body) -> Answ
     let req = body::object(body)?;
     let name = req_str(&req, "organization_name").or_else(|_| req_str(&req, "name"))?;
     let slug = req_str(&req, "organization_slug").or_else(|_| req_str(&req, "slug"))?;
-    Ok(Json(json!({ "organization_id": shared.create_organization(NewOrganization::new(&name, &slug)) })))
+    Ok(Json(
+        json!({ "organization_id": shared.create_organization(NewOrganization::new(&name, &slug)) }),
+    ))
 }
 
 async fn set_organization_roles(
@@ -255,13 +315,19 @@ async fn create_member(State(shared): State<AppState>, body: Body) -> Answer {
     let req = body::object(body)?;
     let org = req_str(&req, "organization_id")?;
     let email = req_str(&req, "email_address").or_else(|_| req_str(&req, "email"))?;
-    Ok(Json(json!({ "member_id": shared.create_member(&org, &email)? })))
+    Ok(Json(
+        json!({ "member_id": shared.create_member(&org, &email)? }),
+    ))
 }
 
 async fn create_member_session(State(shared): State<AppState>, body: Body) -> Answer {
     let req = body::object(body)?;
     let opts = session_options(&req)?;
-    let mut s = NewMemberSession::new(&req_str(&req, "organization_id")?, &req_str(&req, "member_id")?).roles(opts.roles);
+    let mut s = NewMemberSession::new(
+        &req_str(&req, "organization_id")?,
+        &req_str(&req, "member_id")?,
+    )
+    .roles(opts.roles);
     for f in opts.factors {
         s = s.factor(f);
     }
@@ -280,12 +346,18 @@ fn strings(req: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError>
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::bad_request("invalid_request_value", format!("{key} must be strings.")))
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_request_value",
+                        format!("{key} must be strings."),
+                    )
+                })
             })
             .collect(),
-        Some(_) => Err(ApiError::bad_request("invalid_request_value", format!("{key} must be an array."))),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_request_value",
+            format!("{key} must be an array."),
+        )),
     }
 }
 
@@ -294,7 +366,10 @@ fn strings(req: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError>
 /// `authenticated_at` (RFC 3339).
 fn factor(v: &Value) -> Result<Factor, ApiError> {
     let Value::Object(map) = v else {
-        return Err(ApiError::bad_request("invalid_request_value", "Each factor must be an object."));
+        return Err(ApiError::bad_request(
+            "invalid_request_value",
+            "Each factor must be an object.",
+        ));
     };
     let f = match opt_str(map, "kind")? {
         None => {
@@ -312,7 +387,10 @@ fn factor(v: &Value) -> Result<Factor, ApiError> {
             "oauth" => Factor::oauth(&req_str(map, "provider")?, &req_str(map, "subject")?),
             "sso_oidc" => Factor::sso_oidc(),
             other => {
-                return Err(ApiError::bad_request("invalid_request_value", format!("Unknown factor kind {other}.")));
+                return Err(ApiError::bad_request(
+                    "invalid_request_value",
+                    format!("Unknown factor kind {other}."),
+                ));
             }
         },
     };
@@ -320,6 +398,11 @@ fn factor(v: &Value) -> Result<Factor, ApiError> {
         None => Ok(f),
         Some(t) => crate::clock::parse_rfc3339(&t)
             .map(|t| f.authenticated_at(t))
-            .ok_or_else(|| ApiError::bad_request("invalid_request_value", "authenticated_at must be RFC 3339.")),
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_request_value",
+                    "authenticated_at must be RFC 3339.",
+                )
+            }),
     }
 }

@@ -24,12 +24,22 @@ pub(super) async fn b2b(
     jwks(&shared, project_id)
 }
 
-fn jwks(shared: &crate::engine::Shared, project_id: Result<Path<String>, PathRejection>) -> Result<Json<Value>, ApiError> {
+fn jwks(
+    shared: &crate::engine::Shared,
+    project_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
     let Ok(Path(project_id)) = project_id else {
-        return Err(ApiError::bad_request("invalid_project_id", "The project ID is malformed."));
+        return Err(ApiError::bad_request(
+            "invalid_project_id",
+            "The project ID is malformed.",
+        ));
     };
     if project_id != shared.project_id {
-        return Err(ApiError::new(404, "project_not_found", "Project could not be found."));
+        return Err(ApiError::new(
+            404,
+            "project_not_found",
+            "Project could not be found.",
+        ));
     }
     let mut body = serde_json::Map::new();
     body.insert("keys".into(), shared.jwks()["keys"].clone());

@@ -28,20 +28,44 @@ pub(crate) type AppState = Arc<Shared>;
 
 pub(crate) fn router(shared: AppState) -> Router {
     let guarded = |route: Route, auth: bool, mr: MethodRouter<AppState>| {
-        mr.layer(middleware::from_fn_with_state((Arc::clone(&shared), route, auth), guard))
+        mr.layer(middleware::from_fn_with_state(
+            (Arc::clone(&shared), route, auth),
+            guard,
+        ))
     };
     Router::new()
-        .route("/v1/sessions/jwks/{project_id}", guarded(Route::Jwks, false, get(jwks::consumer)))
-        .route("/v1/sessions/authenticate", guarded(Route::Authenticate, true, post(sessions::authenticate)))
-        .route("/v1/sessions/revoke", guarded(Route::Revoke, true, post(sessions::revoke)))
-        .route("/v1/rbac/policy", guarded(Route::RbacPolicy, true, get(rbac::consumer_policy)))
-        .route("/v1/b2b/sessions/jwks/{project_id}", guarded(Route::B2bJwks, false, get(jwks::b2b)))
+        .route(
+            "/v1/sessions/jwks/{project_id}",
+            guarded(Route::Jwks, false, get(jwks::consumer)),
+        )
+        .route(
+            "/v1/sessions/authenticate",
+            guarded(Route::Authenticate, true, post(sessions::authenticate)),
+        )
+        .route(
+            "/v1/sessions/revoke",
+            guarded(Route::Revoke, true, post(sessions::revoke)),
+        )
+        .route(
+            "/v1/rbac/policy",
+            guarded(Route::RbacPolicy, true, get(rbac::consumer_policy)),
+        )
+        .route(
+            "/v1/b2b/sessions/jwks/{project_id}",
+            guarded(Route::B2bJwks, false, get(jwks::b2b)),
+        )
         .route(
             "/v1/b2b/sessions/authenticate",
             guarded(Route::B2bAuthenticate, true, post(b2b::authenticate)),
         )
-        .route("/v1/b2b/sessions/revoke", guarded(Route::B2bRevoke, true, post(b2b::revoke)))
-        .route("/v1/b2b/rbac/policy", guarded(Route::B2bRbacPolicy, true, get(rbac::b2b_policy)))
+        .route(
+            "/v1/b2b/sessions/revoke",
+            guarded(Route::B2bRevoke, true, post(b2b::revoke)),
+        )
+        .route(
+            "/v1/b2b/rbac/policy",
+            guarded(Route::B2bRbacPolicy, true, get(rbac::b2b_policy)),
+        )
         .route(
             "/v1/b2b/rbac/organizations/{organization_id}",
             guarded(
@@ -65,19 +89,26 @@ async fn guard(
     if let Some(fault) = shared.faults.hit(route) {
         match fault.kind {
             FaultKind::Status(code) => {
-                return ApiError::for_status(code).with_retry_after(fault.retry_after).into_response();
+                return ApiError::for_status(code)
+                    .with_retry_after(fault.retry_after)
+                    .into_response();
             }
             FaultKind::Latency(d) => tokio::time::sleep(d).await,
             FaultKind::MalformedBody => {
-                let mut response = (StatusCode::OK, "{\"status_code\":200,\"request_id\":\"request-id-te")
+                let mut response = (
+                    StatusCode::OK,
+                    "{\"status_code\":200,\"request_id\":\"request-id-te",
+                )
                     .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
                 return response;
             }
             FaultKind::CloseConnection => {
-                if let Some(ConnectInfo(kill)) = request.extensions().get::<ConnectInfo<ConnKill>>() {
+                if let Some(ConnectInfo(kill)) = request.extensions().get::<ConnectInfo<ConnKill>>()
+                {
                     kill.kill();
                 }
                 // If the router runs without the killable listener, a 502 is the closest thing.
@@ -93,7 +124,10 @@ async fn guard(
 
 /// `Authorization: Basic base64(project_id:secret)`.
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let Some((scheme, encoded)) = value.trim().split_once(' ') else {
@@ -110,9 +144,17 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(404, "route_not_found", "The requested route could not be found.")
+    ApiError::new(
+        404,
+        "route_not_found",
+        "The requested route could not be found.",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(405, "method_not_allowed", "The HTTP method is not allowed on this route.")
+    ApiError::new(
+        405,
+        "method_not_allowed",
+        "The HTTP method is not allowed on this route.",
+    )
 }

@@ -27,8 +27,12 @@ fn policy(policy: Value) -> Json<Value> {
 }
 
 fn org_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(id)| id)
-        .map_err(|_| ApiError::bad_request("invalid_organization_id", "The organization ID is malformed."))
+    path.map(|Path(id)| id).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_organization_id",
+            "The organization ID is malformed.",
+        )
+    })
 }
 
 /// `GET /v1/b2b/rbac/organizations/{organization_id}` → `{org_policy: {roles}}`.
@@ -37,7 +41,12 @@ pub(super) async fn organization_policy(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = org_id(path)?;
-    let roles = shared.store().organizations.get(&id).map(|o| o.custom_roles.clone()).ok_or_else(|| organization_not_found(&id))?;
+    let roles = shared
+        .store()
+        .organizations
+        .get(&id)
+        .map(|o| o.custom_roles.clone())
+        .ok_or_else(|| organization_not_found(&id))?;
     Ok(org_policy(roles))
 }
 

@@ -35,11 +35,18 @@ pub(super) async fn revoke(
     let id = opt_str(&req, "session_id")?;
     let token = opt_str(&req, "session_token")?;
     let jwt = opt_str(&req, "session_jwt")?;
-    let given = [id.is_some(), token.is_some(), jwt.is_some()].into_iter().filter(|b| *b).count();
+    let given = [id.is_some(), token.is_some(), jwt.is_some()]
+        .into_iter()
+        .filter(|b| *b)
+        .count();
     check_revoke_arguments(given, "session_id, session_token, or session_jwt")?;
     let session_id = match (id, token, jwt) {
         (Some(id), _, _) => id,
-        (_, Some(token), _) => shared.store().sessions.id_for_token(&token).ok_or_else(ApiError::session_not_found)?,
+        (_, Some(token), _) => shared
+            .store()
+            .sessions
+            .id_for_token(&token)
+            .ok_or_else(ApiError::session_not_found)?,
         (_, _, Some(jwt)) => session_id_from_jwt(&shared, &jwt)?,
         _ => return Err(ApiError::session_not_found()),
     };
@@ -62,14 +69,22 @@ pub(super) fn check_revoke_arguments(given: usize, names: &str) -> Result<(), Ap
 }
 
 /// Removes a live session of `vertical`; unknown, expired or revoked → `session_not_found`.
-pub(super) fn revoke_live(shared: &Shared, vertical: Vertical, session_id: &str) -> Result<(), ApiError> {
+pub(super) fn revoke_live(
+    shared: &Shared,
+    vertical: Vertical,
+    session_id: &str,
+) -> Result<(), ApiError> {
     let now = shared.clock.now();
     let mut store = shared.store();
     let sessions = match vertical {
         Vertical::Consumer => &mut store.sessions,
         Vertical::B2b => &mut store.member_sessions,
     };
-    if !sessions.by_id.get(session_id).is_some_and(|r| r.is_live(now)) {
+    if !sessions
+        .by_id
+        .get(session_id)
+        .is_some_and(|r| r.is_live(now))
+    {
         return Err(ApiError::session_not_found());
     }
     sessions.remove(session_id);
@@ -89,21 +104,33 @@ pub(super) fn session_id_from_jwt(shared: &Shared, token: &str) -> Result<String
     })?;
     let audience_ok = match claims.get("aud") {
         Some(Value::String(a)) => *a == shared.project_id,
-        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(shared.project_id.as_str())),
+        Some(Value::Array(a)) => a
+            .iter()
+            .any(|v| v.as_str() == Some(shared.project_id.as_str())),
         _ => false,
     };
     if !audience_ok {
-        return Err(ApiError::bad_request("jwt_invalid_audience", "The session JWT has an invalid audience."));
+        return Err(ApiError::bad_request(
+            "jwt_invalid_audience",
+            "The session JWT has an invalid audience.",
+        ));
     }
-    if claims.get("iss").and_then(Value::as_str) != Some(format!("stytch.com/{}", shared.project_id).as_str()) {
-        return Err(ApiError::bad_request("jwt_invalid_issuer", "The session JWT has an invalid issuer."));
+    if claims.get("iss").and_then(Value::as_str)
+        != Some(format!("stytch.com/{}", shared.project_id).as_str())
+    {
+        return Err(ApiError::bad_request(
+            "jwt_invalid_issuer",
+            "The session JWT has an invalid issuer.",
+        ));
     }
     claims
         .get(SESSION_CLAIM)
         .and_then(|c| c.get("id"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| ApiError::bad_request("jwt_invalid_claims", "The session JWT has invalid claims."))
+        .ok_or_else(|| {
+            ApiError::bad_request("jwt_invalid_claims", "The session JWT has invalid claims.")
+        })
 }
 
 enum Locator {
@@ -119,7 +146,11 @@ struct AuthzCheck {
 
 /// Authenticate for either vertical: validate arguments, find the live session, run the
 /// authorization check, then touch/extend/merge claims and answer with a fresh JWT.
-pub(super) fn authenticate_in(shared: &Shared, vertical: Vertical, req: Map<String, Value>) -> Result<Value, ApiError> {
+pub(super) fn authenticate_in(
+    shared: &Shared,
+    vertical: Vertical,
+    req: Map<String, Value>,
+) -> Result<Value, ApiError> {
     let token = opt_str(&req, "session_token")?;
     let jwt_arg = opt_str(&req, "session_jwt")?;
     let locator = match (token, jwt_arg) {
@@ -144,7 +175,8 @@ pub(super) fn authenticate_in(shared: &Shared, vertical: Vertical, req: Map<Stri
 
     let now = shared.clock.now();
     let mut store = shared.store();
-    if vertical == Vertical::Consumer && matches!(&locator, Locator::Token(t) if t == SANDBOX_TOKEN) {
+    if vertical == Vertical::Consumer && matches!(&locator, Locator::Token(t) if t == SANDBOX_TOKEN)
+    {
         shared.revive_sandbox(&mut store, now);
     }
     let sessions = match vertical {
@@ -152,15 +184,25 @@ pub(super) fn authenticate_in(shared: &Shared, vertical: Vertical, req: Map<Stri
         Vertical::B2b => &store.member_sessions,
     };
     let session_id = match locator {
-        Locator::Token(t) => sessions.id_for_token(&t).ok_or_else(ApiError::session_not_found)?,
+        Locator::Token(t) => sessions
+            .id_for_token(&t)
+            .ok_or_else(ApiError::session_not_found)?,
         Locator::SessionId(id) => id,
     };
-    let mut rec: SessionRecord =
-        sessions.by_id.get(&session_id).filter(|r| r.is_live(now)).cloned().ok_or_else(ApiError::session_not_found)?;
+    let mut rec: SessionRecord = sessions
+        .by_id
+        .get(&session_id)
+        .filter(|r| r.is_live(now))
+        .cloned()
+        .ok_or_else(ApiError::session_not_found)?;
     let org = match (&rec.organization_id, vertical) {
-        (Some(org_id), Vertical::B2b) => {
-            Some(store.organizations.get(org_id).cloned().ok_or_else(|| organization_not_found(org_id))?)
-        }
+        (Some(org_id), Vertical::B2b) => Some(
+            store
+                .organizations
+                .get(org_id)
+                .cloned()
+                .ok_or_else(|| organization_not_found(org_id))?,
+        ),
         _ => None,
     };
 
@@ -186,7 +228,8 @@ pub(super) fn authenticate_in(shared: &Shared, vertical: Vertical, req: Map<Stri
                 }
                 _ => rbac::policy_roles(&store.consumer_policy),
             };
-            let granting = rbac::granting_roles(&policy_roles, &rec.roles, &check.resource_id, &check.action);
+            let granting =
+                rbac::granting_roles(&policy_roles, &rec.roles, &check.resource_id, &check.action);
             if granting.is_empty() {
                 return Err(match vertical {
                     Vertical::Consumer => ApiError::new(
@@ -231,10 +274,9 @@ pub(super) fn authenticate_in(shared: &Shared, vertical: Vertical, req: Map<Stri
     let mut body = Map::new();
     match (vertical, &org) {
         (Vertical::B2b, Some(org)) => {
-            let member = store
-                .members
-                .get(&rec.subject_id)
-                .ok_or_else(|| ApiError::new(404, "member_not_found", "Member could not be found."))?;
+            let member = store.members.get(&rec.subject_id).ok_or_else(|| {
+                ApiError::new(404, "member_not_found", "Member could not be found.")
+            })?;
             body.insert("member_session".into(), wire::member_session(&rec, org));
             body.insert("member".into(), wire::member(member, &rec.roles));
             body.insert("organization".into(), wire::organization(org));
@@ -268,7 +310,9 @@ fn duration_minutes(req: &Map<String, Value>) -> Result<Option<i64>, ApiError> {
             Some(m) if (MIN_DURATION..=MAX_DURATION).contains(&m) => Ok(Some(m)),
             _ => Err(ApiError::bad_request(
                 "invalid_session_duration_minutes",
-                format!("session_duration_minutes must be an integer between {MIN_DURATION} and {MAX_DURATION}."),
+                format!(
+                    "session_duration_minutes must be an integer between {MIN_DURATION} and {MAX_DURATION}."
+                ),
             )),
         },
     }
@@ -293,18 +337,26 @@ fn custom_claims_update(req: &Map<String, Value>) -> Result<Option<Map<String, V
     if let Some(key) = map.keys().find(|k| k.starts_with("https://stytch.com/")) {
         return Err(ApiError::bad_request(
             "stytch_claims_in_custom_claims",
-            format!("The custom claim {key} is in the https://stytch.com/ namespace, which is reserved."),
+            format!(
+                "The custom claim {key} is in the https://stytch.com/ namespace, which is reserved."
+            ),
         ));
     }
     Ok(Some(map.clone()))
 }
 
-fn authorization_check(req: &Map<String, Value>, vertical: Vertical) -> Result<Option<AuthzCheck>, ApiError> {
+fn authorization_check(
+    req: &Map<String, Value>,
+    vertical: Vertical,
+) -> Result<Option<AuthzCheck>, ApiError> {
     let Some(v) = field(req, "authorization_check") else {
         return Ok(None);
     };
     let Value::Object(map) = v else {
-        return Err(ApiError::bad_request("invalid_request_value", "authorization_check must be an object."));
+        return Err(ApiError::bad_request(
+            "invalid_request_value",
+            "authorization_check must be an object.",
+        ));
     };
     let organization_id = match vertical {
         Vertical::B2b => Some(body::req_str(map, "organization_id")?),

@@ -1,0 +1,314 @@
+//! Guards: checks on an authenticated session (MFA, recent authentication, roles,
+//! RBAC permissions, your own predicates), usable as route layers and in handlers.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum_core::body::Body;
+use axum_core::response::IntoResponse;
+use futures_util::future::BoxFuture;
+use http::{Request, Response};
+use stytch_validator::{AuthError, ErrorKind, Session};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::rejection::MissingStytchLayer;
+use crate::session::{LayerRan, StytchSession};
+
+/// A check on a session. Build one with the `require_*` functions, combine with
+/// [`and`](Self::and), [`or`](Self::or), [`not`], [`all`] and [`any`], and use it as a
+/// route layer (`.route_layer(require_role("admin"))`) or in a handler
+/// ([`StytchSession::require`]). A denial is 403 with the guard's reason code; a
+/// request without a session is 401.
+#[derive(Clone)]
+pub struct Guard(Arc<Kind>);
+
+type Predicate = dyn Fn(&Session) -> bool + Send + Sync;
+
+enum Kind {
+    FactorCount(usize),
+    Factor(String),
+    RecentAuth(Duration),
+    Role(String),
+    Permission {
+        resource: String,
+        action: String,
+    },
+    Predicate {
+        check: Box<Predicate>,
+        reason: &'static str,
+    },
+    All(Vec<Guard>),
+    Any(Vec<Guard>),
+    Not(Guard),
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.0 {
+            Kind::FactorCount(n) => write!(f, "require_factor_count({n})"),
+            Kind::Factor(k) => write!(f, "require_factor({k:?})"),
+            Kind::RecentAuth(d) => write!(f, "require_recent_auth({d:?})"),
+            Kind::Role(r) => write!(f, "require_role({r:?})"),
+            Kind::Permission { resource, action } => {
+                write!(f, "require_permission({resource:?}, {action:?})")
+            }
+            Kind::Predicate { reason, .. } => write!(f, "require(<fn>, {reason:?})"),
+            Kind::All(gs) => f.debug_tuple("all").field(gs).finish(),
+            Kind::Any(gs) => f.debug_tuple("any").field(gs).finish(),
+            Kind::Not(g) => f.debug_tuple("not").field(g).finish(),
+        }
+    }
+}
+
+fn guard(kind: Kind) -> Guard {
+    Guard(Arc::new(kind))
+}
+
+/// At least `n` distinct factor types (e.g. 2 for MFA: a magic link and a TOTP code).
+pub fn require_factor_count(n: usize) -> Guard {
+    guard(Kind::FactorCount(n))
+}
+
+/// A factor of this type or delivery method, e.g. `"totp"`, `"webauthn"`, `"otp"`,
+/// `"sms"`, `"oauth_google"`.
+pub fn require_factor(kind: impl Into<String>) -> Guard {
+    guard(Kind::Factor(kind.into()))
+}
+
+/// Some factor authenticated within `window` (step-up for sensitive actions).
+pub fn require_recent_auth(window: Duration) -> Guard {
+    guard(Kind::RecentAuth(window))
+}
+
+/// The session holds this role (exact, case-sensitive).
+pub fn require_role(role: impl Into<String>) -> Guard {
+    guard(Kind::Role(role.into()))
+}
+
+/// The session's roles grant `action` on `resource` under the project's RBAC policy.
+pub fn require_permission(resource: impl Into<String>, action: impl Into<String>) -> Guard {
+    guard(Kind::Permission {
+        resource: resource.into(),
+        action: action.into(),
+    })
+}
+
+/// Your own check; denied requests get reason code `forbidden`.
+///
+/// ```
+/// use axum_stytch::require;
+/// let beta = require(|s| s.custom_claim::<bool>("beta_tester") == Some(true));
+/// ```
+pub fn require(check: impl Fn(&Session) -> bool + Send + Sync + 'static) -> Guard {
+    guard(Kind::Predicate {
+        check: Box::new(check),
+        reason: "forbidden",
+    })
+}
+
+/// Every guard must allow.
+pub fn all(guards: impl IntoIterator<Item = Guard>) -> Guard {
+    guard(Kind::All(guards.into_iter().collect()))
+}
+
+/// At least one guard must allow.
+pub fn any(guards: impl IntoIterator<Item = Guard>) -> Guard {
+    guard(Kind::Any(guards.into_iter().collect()))
+}
+
+/// Allows exactly when `g` denies.
+pub fn not(g: Guard) -> Guard {
+    guard(Kind::Not(g))
+}
+
+impl Guard {
+    /// Both must allow.
+    pub fn and(self, other: Guard) -> Guard {
+        all([self, other])
+    }
+
+    /// Either may allow.
+    pub fn or(self, other: Guard) -> Guard {
+        any([self, other])
+    }
+
+    /// Evaluates the guard. `Err` is a 403-kind denial, or a 503 when the RBAC policy
+    /// cannot be loaded.
+    pub(crate) fn evaluate<'a>(
+        &'a self,
+        s: &'a StytchSession,
+    ) -> BoxFuture<'a, Result<(), AuthError>> {
+        Box::pin(async move {
+            let deny =
+                |reason: &'static str, message: String| Err(AuthError::forbidden(reason, message));
+            match &*self.0 {
+                Kind::FactorCount(n) => {
+                    if s.factor_count() >= *n {
+                        Ok(())
+                    } else {
+                        deny(
+                            "insufficient_factors",
+                            format!("This requires {n} authentication factors."),
+                        )
+                    }
+                }
+                Kind::Factor(kind) => {
+                    let has = s
+                        .authentication_factors()
+                        .iter()
+                        .any(|f| f.factor_type() == kind || f.delivery_method() == kind);
+                    if has {
+                        Ok(())
+                    } else {
+                        deny(
+                            "missing_factor",
+                            format!("This requires a `{kind}` factor."),
+                        )
+                    }
+                }
+                Kind::RecentAuth(window) => {
+                    let now_ms = s.validator().config().clock().now_millis();
+                    let recent = s.last_authenticated_at().is_some_and(|t| {
+                        let at_ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
+                        now_ms.saturating_sub(at_ms) <= window.as_millis() as i64
+                    });
+                    if recent {
+                        Ok(())
+                    } else {
+                        deny(
+                            "reauthentication_required",
+                            format!(
+                                "This requires authenticating within the last {} s.",
+                                window.as_secs()
+                            ),
+                        )
+                    }
+                }
+                Kind::Role(role) => {
+                    if s.has_role(role) {
+                        Ok(())
+                    } else {
+                        deny("missing_role", format!("This requires the `{role}` role."))
+                    }
+                }
+                Kind::Permission { resource, action } => {
+                    s.validator().authorize(s, resource, action).await.map(drop)
+                }
+                Kind::Predicate { check, reason } => {
+                    if check(s) {
+                        Ok(())
+                    } else {
+                        deny(reason, "This session may not do this.".to_owned())
+                    }
+                }
+                Kind::All(guards) => {
+                    for g in guards {
+                        g.evaluate(s).await?;
+                    }
+                    Ok(())
+                }
+                Kind::Any(guards) => {
+                    let mut last =
+                        AuthError::forbidden("forbidden", "This session may not do this.");
+                    for g in guards {
+                        match g.evaluate(s).await {
+                            Ok(()) => return Ok(()),
+                            Err(e) if e.kind() == ErrorKind::Forbidden => last = e,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Err(last)
+                }
+                Kind::Not(g) => match g.evaluate(s).await {
+                    Ok(()) => deny("forbidden", "This session may not do this.".to_owned()),
+                    Err(e) if e.kind() == ErrorKind::Forbidden => Ok(()),
+                    Err(e) => Err(e),
+                },
+            }
+        })
+    }
+}
+
+impl<S> Layer<S> for Guard {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> GuardService<S> {
+        GuardService {
+            inner,
+            guard: self.clone(),
+        }
+    }
+}
+
+/// The service a [`Guard`] produces as a layer.
+#[derive(Clone, Debug)]
+pub struct GuardService<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GuardService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: From<Body>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = GuardFuture<Response<ResBody>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let guard = self.guard.clone();
+        GuardFuture(Box::pin(async move {
+            let Some(session) = req.extensions().get::<StytchSession>().cloned() else {
+                let response = match req.extensions().get::<LayerRan>() {
+                    Some(LayerRan(shared)) => {
+                        let error = AuthError::unauthenticated(
+                            "missing_credentials",
+                            "A Stytch session is required.",
+                        );
+                        shared.reject(error, false, req.headers())
+                    }
+                    None => MissingStytchLayer.into_response(),
+                };
+                return Ok(response.map(ResBody::from));
+            };
+            match guard.evaluate(&session).await {
+                Ok(()) => inner.call(req).await,
+                Err(error) => Ok(session
+                    .shared()
+                    .reject(error, true, req.headers())
+                    .map(ResBody::from)),
+            }
+        }))
+    }
+}
+
+/// The response future of [`GuardService`].
+pub struct GuardFuture<R, E>(BoxFuture<'static, Result<R, E>>);
+
+impl<R, E> fmt::Debug for GuardFuture<R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GuardFuture")
+    }
+}
+
+impl<R, E> Future for GuardFuture<R, E> {
+    type Output = Result<R, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}

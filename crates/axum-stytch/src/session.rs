@@ -1,0 +1,144 @@
+//! The [`StytchSession`] extractor.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use http::request::Parts;
+use stytch_validator::{AuthError, Authorization, Session, Validator};
+
+use crate::guard::Guard;
+use crate::layer::Shared;
+use crate::rejection::{MissingStytchLayer, SessionRejection, StytchRejection};
+
+/// The authenticated session of a request: extract it in a handler.
+///
+/// It dereferences to [`Session`] (ids, factors, roles, custom claims, ...). Extract
+/// `Option<StytchSession>` under [`StytchLayer::optional`](crate::StytchLayer::optional).
+/// Extracting it on a route that no [`StytchLayer`](crate::StytchLayer) covers answers
+/// 500 ([`MissingStytchLayer`]): that is a wiring mistake, not a client error.
+///
+/// ```
+/// use axum::Json;
+/// use axum_stytch::StytchSession;
+///
+/// async fn me(session: StytchSession) -> Json<serde_json::Value> {
+///     Json(serde_json::json!({ "user_id": session.user_id(), "roles": session.roles() }))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct StytchSession {
+    session: Session,
+    shared: Arc<Shared>,
+}
+
+/// Marks a request the layer saw and let through without a session (optional mode).
+#[derive(Clone)]
+pub(crate) struct LayerRan(pub(crate) Arc<Shared>);
+
+impl StytchSession {
+    pub(crate) fn new(session: Session, shared: Arc<Shared>) -> Self {
+        Self { session, shared }
+    }
+
+    /// The session, without the layer's context.
+    pub fn into_inner(self) -> Session {
+        self.session
+    }
+
+    /// The validator that authenticated this session (e.g. for RBAC checks).
+    pub fn validator(&self) -> &Validator {
+        &self.shared.validator
+    }
+
+    /// Checks a guard from inside a handler; a denial converts into a 403 response.
+    ///
+    /// ```
+    /// use axum_stytch::{StytchRejection, StytchSession, require_factor_count};
+    ///
+    /// async fn transfer(session: StytchSession) -> Result<&'static str, StytchRejection> {
+    ///     session.require(&require_factor_count(2)).await?;
+    ///     Ok("sent")
+    /// }
+    /// ```
+    pub async fn require(&self, guard: &Guard) -> Result<(), StytchRejection> {
+        guard.evaluate(self).await.map_err(StytchRejection::from)
+    }
+
+    /// Checks an RBAC permission against the project's policy (reference §7.2).
+    pub async fn authorize(
+        &self,
+        resource: &str,
+        action: &str,
+    ) -> Result<Authorization, StytchRejection> {
+        self.shared
+            .validator
+            .authorize(&self.session, resource, action)
+            .await
+            .map_err(StytchRejection::from)
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Deref for StytchSession {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl AsRef<Session> for StytchSession {
+    fn as_ref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl std::fmt::Debug for StytchSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.session, f)
+    }
+}
+
+impl serde::Serialize for StytchSession {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.session.serialize(s)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StytchSession {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(session) = parts.extensions.get::<StytchSession>() {
+            return Ok(session.clone());
+        }
+        match parts.extensions.get::<LayerRan>() {
+            Some(_) => Err(SessionRejection::Unauthenticated(StytchRejection::new(
+                AuthError::unauthenticated("missing_credentials", "A Stytch session is required."),
+                false,
+            ))),
+            None => Err(SessionRejection::MissingLayer(MissingStytchLayer)),
+        }
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for StytchSession {
+    type Rejection = MissingStytchLayer;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if let Some(session) = parts.extensions.get::<StytchSession>() {
+            return Ok(Some(session.clone()));
+        }
+        match parts.extensions.get::<LayerRan>() {
+            Some(_) => Ok(None),
+            None => Err(MissingStytchLayer),
+        }
+    }
+}
