@@ -1,1 +1,201 @@
-//! Runnable examples for axum-stytch live in this package's `examples/` directory.
+//! Plumbing shared by the runnable examples in `examples/`:
+//!
+//! * [`stytch_validator_or_emulator`]: a [`Validator`] for your Stytch project when
+//!   `STYTCH_PROJECT_ID` and `STYTCH_SECRET` are set, else for an embedded, offline
+//!   Stytch emulator (so every example runs with no account and no network);
+//! * [`bind`]: binds `LISTEN_ADDR` and prints `listening on http://ADDR`;
+//! * [`serve`]: serves a router until Ctrl-C;
+//! * [`init_tracing`] and [`example_policy`].
+//!
+//! The examples themselves (`quickstart`, `rbac`, `step_up`) hold everything that is
+//! about axum-stytch; nothing here is needed in your own application.
+
+use std::fmt;
+use std::io::Write as _;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum_stytch::{StytchConfig, Validator};
+use serde_json::{Value, json};
+use stytch_emulator::{CreatedSession, Emulator, EmulatorHandle};
+use tokio::net::TcpListener;
+
+/// An error that ends an example, printed as its plain message.
+///
+/// Any standard error converts into it with `?`, so `main` can return
+/// `Result<(), examples::Error>`.
+pub struct Error(String);
+
+impl Error {
+    /// An error with this message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
+impl<E: std::error::Error> From<E> for Error {
+    fn from(e: E) -> Self {
+        Self(e.to_string())
+    }
+}
+
+// `main` returning `Err` prints the error with `Debug`: show the message, not a struct.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The Stytch project an example talks to.
+#[derive(Debug)]
+pub struct Stytch {
+    /// The validator to give to `StytchLayer`; one per process.
+    pub validator: Validator,
+    /// The embedded emulator, when no credentials were set. Keep it alive as long as the
+    /// server runs: dropping it stops the emulator.
+    pub emulator: Option<EmulatorHandle>,
+}
+
+impl Stytch {
+    /// Whether this is the embedded emulator rather than a real Stytch project.
+    pub fn is_emulator(&self) -> bool {
+        self.emulator.is_some()
+    }
+
+    /// The embedded emulator, for examples that seed demo sessions.
+    pub fn emulator(&self) -> Option<&EmulatorHandle> {
+        self.emulator.as_ref()
+    }
+}
+
+/// Connects to Stytch, or starts an embedded emulator.
+///
+/// When `STYTCH_PROJECT_ID` or `STYTCH_SECRET` is set, the configuration comes from
+/// [`StytchConfig::from_env`] (the real Stytch API for the project, or `STYTCH_API_URL`);
+/// a missing or malformed variable is reported as an error rather than silently
+/// falling back to the emulator. Otherwise an emulator is started on an ephemeral
+/// loopback port with `rbac_policy` as its RBAC policy; with a real project, the policy
+/// is whatever you configured in the Stytch dashboard.
+pub async fn stytch_validator_or_emulator(rbac_policy: Value) -> Result<Stytch, Error> {
+    let from_env = ["STYTCH_PROJECT_ID", "STYTCH_SECRET"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    if from_env {
+        let config = StytchConfig::from_env().map_err(|e| {
+            Error::msg(format!(
+                "{e} (set both STYTCH_PROJECT_ID and STYTCH_SECRET, or neither to use the embedded emulator)"
+            ))
+        })?;
+        tracing::info!(
+            project_id = config.project_id(),
+            api_url = config.api_url(),
+            "using Stytch"
+        );
+        return Ok(Stytch {
+            validator: Validator::new(config),
+            emulator: None,
+        });
+    }
+    let emulator = Emulator::builder()
+        .start()
+        .await
+        .map_err(|e| Error::msg(format!("could not start the embedded Stytch emulator: {e}")))?;
+    emulator.set_rbac_policy(rbac_policy);
+    let config = StytchConfig::builder(emulator.project_id(), emulator.secret())
+        .api_url(emulator.base_url())
+        .build()?;
+    tracing::info!(
+        project_id = emulator.project_id(),
+        api_url = %emulator.base_url(),
+        "no STYTCH_PROJECT_ID/STYTCH_SECRET set: using the embedded Stytch emulator"
+    );
+    Ok(Stytch {
+        validator: Validator::new(config),
+        emulator: Some(emulator),
+    })
+}
+
+/// An RBAC policy over one resource, `documents` (actions `read`, `write`, `delete`),
+/// with the roles `reader` (read), `editor` (read, write) and `admin` (`*`), plus
+/// `stytch_user`, the role Stytch gives every user.
+pub fn example_policy() -> Value {
+    json!({
+        "roles": [
+            {"role_id": "stytch_user", "description": "Every user.", "permissions": []},
+            {"role_id": "reader", "description": "Reads documents.", "permissions": [
+                {"resource_id": "documents", "actions": ["read"]}
+            ]},
+            {"role_id": "editor", "description": "Reads and writes documents.", "permissions": [
+                {"resource_id": "documents", "actions": ["read", "write"]}
+            ]},
+            {"role_id": "admin", "description": "Does anything to documents.", "permissions": [
+                {"resource_id": "documents", "actions": ["*"]}
+            ]}
+        ],
+        "resources": [
+            {"resource_id": "documents", "description": "Shared documents.", "actions": ["read", "write", "delete"]}
+        ],
+        "scopes": []
+    })
+}
+
+/// Logs to stderr (so stdout stays readable), filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Binds `LISTEN_ADDR` (or `default_addr`) and prints `listening on http://ADDR` at once.
+pub async fn bind(default_addr: &str) -> Result<TcpListener, Error> {
+    let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| default_addr.to_owned());
+    let parsed: SocketAddr = addr.parse().map_err(|e| {
+        Error::msg(format!(
+            "LISTEN_ADDR={addr:?} is not a socket address such as 127.0.0.1:3000: {e}"
+        ))
+    })?;
+    let listener = TcpListener::bind(parsed).await.map_err(|e| {
+        Error::msg(format!(
+            "could not listen on {parsed}: {e} (set LISTEN_ADDR to another address)"
+        ))
+    })?;
+    let local = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{local}")?;
+    out.flush()?;
+    Ok(listener)
+}
+
+/// Serves `app` on `listener` until Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, app: Router) -> Result<(), Error> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(ctrl_c())
+        .await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn ctrl_c() {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => tracing::info!("Ctrl-C received, shutting down"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C; stop the process another way");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A shell line that sets `name` to the session's JWT, with a comment, for the
+/// copy-paste instructions the examples print.
+pub fn shell_var(name: &str, session: &CreatedSession, comment: &str) -> String {
+    format!("{name}='{}'  # {comment}", session.session_jwt)
+}

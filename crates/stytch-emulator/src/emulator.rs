@@ -217,6 +217,32 @@ impl EmulatorHandle {
         self.shared().revoke_session(session_id)
     }
 
+    /// Signs arbitrary claims with the current key, under the standard header
+    /// `{"alg":"RS256","kid":<current>,"typ":"JWT"}`: tokens Stytch would never issue
+    /// (another issuer, a missing claim) for testing how your app rejects them.
+    ///
+    /// # Panics
+    /// If signing fails (it does not in practice).
+    pub fn sign_jwt(&self, claims: &Value) -> String {
+        let header = serde_json::json!({"alg": "RS256", "kid": self.current_kid(), "typ": "JWT"});
+        self.sign_raw_jwt(&header.to_string(), &claims.to_string())
+    }
+
+    /// Signs exactly these header and payload texts with the current key (RS256),
+    /// whatever they contain: duplicate members, wrong types, other algorithms named.
+    ///
+    /// # Panics
+    /// If signing fails (it does not in practice).
+    pub fn sign_raw_jwt(&self, header: &str, payload: &str) -> String {
+        match self
+            .shared()
+            .sign_raw(header.as_bytes(), payload.as_bytes())
+        {
+            Ok(jwt) => jwt,
+            Err(e) => panic!("sign_raw_jwt: {}", e.message),
+        }
+    }
+
     /// The `kid` of the key that signs new JWTs.
     pub fn current_kid(&self) -> String {
         self.shared().current_kid()

@@ -403,6 +403,11 @@ impl Shared {
         self.keys().current().kid.clone()
     }
 
+    pub(crate) fn sign_raw(&self, header: &[u8], payload: &[u8]) -> Result<String, ApiError> {
+        let key = self.keys().current();
+        crate::jwt::sign_raw(&key, header, payload).map_err(ApiError::internal)
+    }
+
     pub(crate) fn rotate_keys(&self) -> Result<String, ApiError> {
         // Generate outside the lock: key generation takes a while.
         let key = SigningKey::generate(self.clock.now())

@@ -150,6 +150,12 @@ pub(crate) fn sign(key: &SigningKey, payload: &impl Serialize) -> Result<String,
     };
     let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
     let payload = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
+    sign_raw(key, &header, &payload)
+}
+
+/// Signs exactly these header and payload bytes with RS256, whatever they say: for
+/// tests that need tokens Stytch would never issue (duplicate members, odd types).
+pub(crate) fn sign_raw(key: &SigningKey, header: &[u8], payload: &[u8]) -> Result<String, String> {
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),
