@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum_stytch::{StytchConfig, Validator};
 use serde_json::{Value, json};
-use stytch_emulator::{CreatedSession, Emulator, EmulatorHandle};
+use stytch_emulator::{Emulator, EmulatorHandle};
 use tokio::net::TcpListener;
 
 /// An error that ends an example, printed as its plain message.
@@ -192,10 +192,4 @@ async fn ctrl_c() {
             std::future::pending::<()>().await;
         }
     }
-}
-
-/// A shell line that sets `name` to the session's JWT, with a comment, for the
-/// copy-paste instructions the examples print.
-pub fn shell_var(name: &str, session: &CreatedSession, comment: &str) -> String {
-    format!("{name}='{}'  # {comment}", session.session_jwt)
 }

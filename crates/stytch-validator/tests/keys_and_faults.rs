@@ -308,3 +308,168 @@ async fn a_rejected_secret_is_a_misconfiguration() {
         (ErrorKind::Misconfigured, 500)
     );
 }
+
+/// Claims of a real emulator JWT, to re-sign with changes.
+fn claims_of(jwt: &str) -> serde_json::Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn authentic_tokens_with_the_wrong_claims_are_rejected_locally() {
+    let env = Env::new().await;
+    let created = env.session();
+    env.validator.warm_up().await.unwrap();
+    let base = claims_of(&created.session_jwt);
+    let pid = env.emu.project_id().to_owned();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut c = base.clone();
+        f(&mut c);
+        env.emu.sign_jwt(&c)
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "wrong iss",
+            edit(&|c| {
+                c["iss"] = "stytch.com/project-test-00000000-0000-0000-0000-000000000000".into()
+            }),
+            "jwt_wrong_issuer",
+        ),
+        (
+            "iss as array",
+            edit(&|c| c["iss"] = serde_json::json!([format!("stytch.com/{pid}")])),
+            "jwt_malformed_claims",
+        ),
+        (
+            "iss trailing slash",
+            edit(&|c| c["iss"] = format!("stytch.com/{pid}/").into()),
+            "jwt_wrong_issuer",
+        ),
+        (
+            "wrong aud",
+            edit(&|c| c["aud"] = serde_json::json!(["project-test-other"])),
+            "jwt_wrong_audience",
+        ),
+        (
+            "empty aud",
+            edit(&|c| c["aud"] = serde_json::json!([])),
+            "jwt_wrong_audience",
+        ),
+        (
+            "nested aud",
+            edit(&|c| c["aud"] = serde_json::json!([[pid.clone()]])),
+            "jwt_malformed_claims",
+        ),
+        (
+            "exp as string",
+            edit(&|c| c["exp"] = c["exp"].to_string().into()),
+            "jwt_malformed_claims",
+        ),
+        (
+            "exp missing",
+            edit(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+            "jwt_malformed_claims",
+        ),
+        (
+            "exp negative",
+            edit(&|c| c["exp"] = (-1).into()),
+            "jwt_malformed_claims",
+        ),
+        (
+            "exp in year 9999",
+            edit(&|c| c["exp"] = 253_402_300_799_i64.into()),
+            "jwt_lifetime_too_long",
+        ),
+        (
+            "iat missing",
+            edit(&|c| {
+                c.as_object_mut().unwrap().remove("iat");
+            }),
+            "jwt_malformed_claims",
+        ),
+        (
+            "session claim missing",
+            edit(&|c| {
+                c.as_object_mut()
+                    .unwrap()
+                    .remove("https://stytch.com/session");
+            }),
+            "jwt_malformed_claims",
+        ),
+        (
+            "roles as a string",
+            edit(&|c| c["https://stytch.com/session"]["roles"] = "admin".into()),
+            "jwt_malformed_claims",
+        ),
+        (
+            "sub as number",
+            edit(&|c| c["sub"] = 1234.into()),
+            "jwt_malformed_claims",
+        ),
+        (
+            "b2b claim on a consumer project",
+            edit(&|c| {
+                c["https://stytch.com/organization"] =
+                    serde_json::json!({"organization_id": "organization-test-x", "slug": "x"})
+            }),
+            "jwt_b2b_token_for_consumer_project",
+        ),
+    ];
+    let fetches = env.jwks_fetches();
+    for (name, token, reason) in cases {
+        let err = env.auth_jwt(&token).await.expect_err(name);
+        assert_eq!(
+            (err.kind(), err.reason()),
+            (ErrorKind::Unauthenticated, reason),
+            "{name}"
+        );
+    }
+    // The signer works: the unedited claims re-signed are accepted.
+    assert!(env.auth_jwt(&env.emu.sign_jwt(&base)).await.is_ok());
+    assert_eq!(env.calls(), 0);
+    assert_eq!(env.jwks_fetches(), fetches);
+    // An aud given as a plain string is fine, as is an audience list containing us.
+    assert!(
+        env.auth_jwt(&edit(&|c| c["aud"] = pid.clone().into()))
+            .await
+            .is_ok()
+    );
+    assert!(
+        env.auth_jwt(&edit(
+            &|c| c["aud"] = serde_json::json!(["other", pid.clone()])
+        ))
+        .await
+        .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn duplicate_members_signed_by_the_real_key_are_rejected() {
+    let env = Env::new().await;
+    let created = env.session();
+    let claims = claims_of(&created.session_jwt).to_string();
+    let kid = env.emu.current_kid();
+    let dup_header = format!(r#"{{"alg":"none","alg":"RS256","kid":"{kid}","typ":"JWT"}}"#);
+    assert!(
+        env.auth_jwt(&env.emu.sign_raw_jwt(&dup_header, &claims))
+            .await
+            .is_err()
+    );
+    let exp = claims_of(&created.session_jwt)["exp"].as_i64().unwrap();
+    let dup_exp = claims.replacen('{', &format!(r#"{{"exp":{},"#, exp - 3600), 1);
+    let header = format!(r#"{{"alg":"RS256","kid":"{kid}","typ":"JWT"}}"#);
+    let err = env
+        .auth_jwt(&env.emu.sign_raw_jwt(&header, &dup_exp))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "jwt_malformed_claims");
+    let array_payload = format!("[{exp},{exp}]");
+    assert!(
+        env.auth_jwt(&env.emu.sign_raw_jwt(&header, &array_payload))
+            .await
+            .is_err()
+    );
+    assert_eq!(env.calls(), 0);
+}
