@@ -380,6 +380,11 @@ async fn authentic_tokens_with_the_wrong_claims_are_rejected_locally() {
         (
             "exp in year 9999",
             edit(&|c| c["exp"] = 253_402_300_799_i64.into()),
+            "jwt_malformed_claims",
+        ),
+        (
+            "a two-day lifetime",
+            edit(&|c| c["exp"] = (c["iat"].as_i64().unwrap() + 172_800).into()),
             "jwt_lifetime_too_long",
         ),
         (
