@@ -153,12 +153,13 @@ mod session;
 
 pub use credentials::CredentialSource;
 pub use guard::{
-    Guard, GuardFuture, GuardService, all, any, not, require, require_factor, require_factor_count,
-    require_permission, require_recent_auth, require_role,
+    Guard, GuardFuture, GuardService, OrgSource, all, any, not, org_from_header, org_from_path,
+    require, require_factor, require_factor_count, require_org_permission, require_permission,
+    require_recent_auth, require_role,
 };
 pub use layer::{ResponseFuture, StytchLayer, StytchService};
 pub use rejection::{MissingStytchLayer, SessionRejection, StytchRejection};
-pub use session::StytchSession;
+pub use session::{StytchMemberSession, StytchSession};
 
 pub use cookie::SameSite;
 pub use stytch_validator;

@@ -159,6 +159,9 @@ impl IntoResponse for MissingStytchLayer {
     }
 }
 
+const NOT_MEMBER: &str =
+    "StytchMemberSession needs a StytchLayer whose validator is configured with Vertical::B2b";
+
 /// Why a [`StytchSession`](crate::StytchSession) could not be extracted.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -167,6 +170,9 @@ pub enum SessionRejection {
     MissingLayer(MissingStytchLayer),
     /// The layer runs in optional mode and the request has no session.
     Unauthenticated(StytchRejection),
+    /// `StytchMemberSession` under a layer whose validator is configured for consumer
+    /// sessions: a wiring mistake, answered with 500.
+    NotMemberSession,
 }
 
 impl fmt::Display for SessionRejection {
@@ -174,6 +180,7 @@ impl fmt::Display for SessionRejection {
         match self {
             SessionRejection::MissingLayer(r) => fmt::Display::fmt(r, f),
             SessionRejection::Unauthenticated(r) => fmt::Display::fmt(r, f),
+            SessionRejection::NotMemberSession => f.write_str(NOT_MEMBER),
         }
     }
 }
@@ -185,6 +192,10 @@ impl IntoResponse for SessionRejection {
         match self {
             SessionRejection::MissingLayer(r) => r.into_response(),
             SessionRejection::Unauthenticated(r) => r.into_response(),
+            SessionRejection::NotMemberSession => {
+                tracing::error!(target: "axum_stytch::rejection", "{NOT_MEMBER}");
+                (StatusCode::INTERNAL_SERVER_ERROR, NOT_MEMBER).into_response()
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 use stytch_validator::{AuthError, Authorization, Session, Validator};
 
-use crate::guard::Guard;
+use crate::guard::{Guard, RequestContext};
 use crate::layer::Shared;
 use crate::rejection::{MissingStytchLayer, SessionRejection, StytchRejection};
 
@@ -62,7 +62,10 @@ impl StytchSession {
     /// }
     /// ```
     pub async fn require(&self, guard: &Guard) -> Result<(), StytchRejection> {
-        guard.evaluate(self).await.map_err(StytchRejection::from)
+        guard
+            .evaluate(self, &RequestContext::default())
+            .await
+            .map_err(StytchRejection::from)
     }
 
     /// Checks an RBAC permission against the project's policy (reference §7.2).
@@ -74,6 +77,21 @@ impl StytchSession {
         self.shared
             .validator
             .authorize(&self.session, resource, action)
+            .await
+            .map_err(StytchRejection::from)
+    }
+
+    /// B2B: checks tenancy (the session belongs to `organization_id`) and then the
+    /// permission over the project roles plus the organization's custom roles.
+    pub async fn authorize_in_organization(
+        &self,
+        organization_id: &str,
+        resource: &str,
+        action: &str,
+    ) -> Result<Authorization, StytchRejection> {
+        self.shared
+            .validator
+            .authorize_in_organization(&self.session, organization_id, resource, action)
             .await
             .map_err(StytchRejection::from)
     }
@@ -113,6 +131,12 @@ impl<S: Send + Sync> FromRequestParts<S> for StytchSession {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        required(parts)
+    }
+}
+
+fn required(parts: &Parts) -> Result<StytchSession, SessionRejection> {
+    {
         if let Some(session) = parts.extensions.get::<StytchSession>() {
             return Ok(session.clone());
         }
@@ -139,6 +163,93 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for StytchSession {
         match parts.extensions.get::<LayerRan>() {
             Some(_) => Ok(None),
             None => Err(MissingStytchLayer),
+        }
+    }
+}
+
+/// A B2B member session: a [`StytchSession`] that belongs to an organization.
+///
+/// Extract it on routes under a [`StytchLayer`](crate::StytchLayer) whose validator is
+/// configured with [`Vertical::B2b`](crate::Vertical::B2b); it dereferences to
+/// [`StytchSession`], so guards and RBAC checks work the same, and adds the
+/// organization. `Option<StytchMemberSession>` works under an optional layer.
+///
+/// ```
+/// use axum_stytch::StytchMemberSession;
+///
+/// async fn whoami(member: StytchMemberSession) -> String {
+///     format!("{} of {} ({})", member.member_id(), member.organization_id(), member.organization_slug())
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct StytchMemberSession(StytchSession);
+
+impl StytchMemberSession {
+    fn from_session(session: StytchSession) -> Result<Self, SessionRejection> {
+        if session.organization().is_some() {
+            Ok(Self(session))
+        } else {
+            Err(SessionRejection::NotMemberSession)
+        }
+    }
+
+    /// The organization id (`organization-test-...`).
+    pub fn organization_id(&self) -> &str {
+        self.0
+            .organization()
+            .map_or("", |o| o.organization_id.as_str())
+    }
+
+    /// The organization's slug.
+    pub fn organization_slug(&self) -> &str {
+        self.0.organization().map_or("", |o| o.slug.as_str())
+    }
+
+    /// The member session id (`member-session-test-...`).
+    pub fn member_session_id(&self) -> &str {
+        self.0.session_id()
+    }
+
+    /// The session, as the consumer-agnostic extractor type.
+    pub fn into_session(self) -> StytchSession {
+        self.0
+    }
+}
+
+impl Deref for StytchMemberSession {
+    type Target = StytchSession;
+
+    fn deref(&self) -> &StytchSession {
+        &self.0
+    }
+}
+
+impl serde::Serialize for StytchMemberSession {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StytchMemberSession {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        required(parts).and_then(Self::from_session)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for StytchMemberSession {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <StytchSession as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await
+        {
+            Ok(Some(session)) => Self::from_session(session).map(Some),
+            Ok(None) => Ok(None),
+            Err(missing) => Err(SessionRejection::MissingLayer(missing)),
         }
     }
 }

@@ -244,6 +244,20 @@ impl StytchConfig {
         )
     }
 
+    pub(crate) fn organization_policy_url(&self, organization_id: &str) -> String {
+        // The id comes from a request (a path segment); keep it one path segment.
+        let encoded: String = organization_id
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        format!("{}/v1/b2b/rbac/organizations/{encoded}", self.api_url)
+    }
+
     pub(crate) fn policy_url(&self) -> String {
         format!(
             "{}{}/rbac/policy",

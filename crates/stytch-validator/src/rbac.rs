@@ -71,17 +71,29 @@ impl Policy {
         resource: &str,
         action: &str,
     ) -> Vec<&'a str> {
-        self.roles
-            .iter()
-            .filter(|role| roles.iter().any(|r| *r == role.role_id))
-            .filter(|role| {
-                role.permissions.iter().any(|p| {
-                    p.resource_id == resource && p.actions.iter().any(|a| a == "*" || a == action)
-                })
-            })
-            .map(|role| role.role_id.as_str())
-            .collect()
+        granting(&self.roles, roles, resource, action)
     }
+}
+
+/// §7.2 over any list of policy roles (B2B: project roles then organization roles).
+pub(crate) fn granting<'a>(
+    policy_roles: impl IntoIterator<Item = &'a Role>,
+    roles: &[String],
+    resource: &str,
+    action: &str,
+) -> Vec<&'a str> {
+    let mut granted: Vec<&str> = policy_roles
+        .into_iter()
+        .filter(|role| roles.iter().any(|r| *r == role.role_id))
+        .filter(|role| {
+            role.permissions.iter().any(|p| {
+                p.resource_id == resource && p.actions.iter().any(|a| a == "*" || a == action)
+            })
+        })
+        .map(|role| role.role_id.as_str())
+        .collect();
+    granted.dedup();
+    granted
 }
 
 /// A permission check that passed.
@@ -96,32 +108,48 @@ struct PolicyResponse {
     policy: Policy,
 }
 
+/// `GET /v1/b2b/rbac/organizations/{id}`: an organization's custom roles.
+#[derive(Deserialize)]
+struct OrgPolicyResponse {
+    org_policy: OrgPolicy,
+}
+
+#[derive(Deserialize)]
+struct OrgPolicy {
+    #[serde(default)]
+    roles: Vec<Role>,
+}
+
 struct Cached {
     policy: Arc<Policy>,
     fetched_at_ms: i64,
 }
 
-/// The policy, fetched on first use and again when older than the TTL. One fetch at a
-/// time; when a refresh fails the previous policy keeps being used (stale-if-error).
+/// Which policy: the project's, or one organization's custom roles (B2B).
+type PolicyKey = Option<Arc<str>>;
+
+/// Policies fetched on first use and again when older than the TTL: the project
+/// policy and, for B2B, each organization's custom roles. One fetch per policy at a
+/// time; when a refresh fails the previous copy keeps being used (stale-if-error).
 #[derive(Clone)]
 pub(crate) struct PolicyCache(Arc<Inner>);
 
 struct Inner {
     config: Arc<StytchConfig>,
     http: reqwest::Client,
-    url: String,
-    current: ArcSwapOption<Cached>,
-    flights: SingleFlight<(), Result<Arc<Policy>, AuthError>>,
+    project: ArcSwapOption<Cached>,
+    organizations: quick_cache::sync::Cache<Arc<str>, Arc<Cached>>,
+    flights: SingleFlight<PolicyKey, Result<Arc<Policy>, AuthError>>,
     fetches: std::sync::atomic::AtomicU64,
 }
 
 impl PolicyCache {
     pub(crate) fn new(config: Arc<StytchConfig>, http: reqwest::Client) -> Self {
         Self(Arc::new(Inner {
-            url: config.policy_url(),
             config,
             http,
-            current: ArcSwapOption::empty(),
+            project: ArcSwapOption::empty(),
+            organizations: quick_cache::sync::Cache::new(1024),
             flights: SingleFlight::default(),
             fetches: std::sync::atomic::AtomicU64::new(0),
         }))
@@ -131,19 +159,36 @@ impl PolicyCache {
         self.0.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The project policy.
     pub(crate) async fn get(&self) -> Result<Arc<Policy>, AuthError> {
+        self.get_keyed(None).await
+    }
+
+    /// An organization's custom roles, as a policy with roles only.
+    pub(crate) async fn organization(
+        &self,
+        organization_id: &str,
+    ) -> Result<Arc<Policy>, AuthError> {
+        self.get_keyed(Some(Arc::from(organization_id))).await
+    }
+
+    async fn get_keyed(&self, key: PolicyKey) -> Result<Arc<Policy>, AuthError> {
         let now = self.0.config.clock.now_millis();
-        let current = self.0.current.load_full();
+        let current = match &key {
+            None => self.0.project.load_full(),
+            Some(org) => self.0.organizations.get(org),
+        };
         if let Some(cached) = &current {
             if elapsed(cached.fetched_at_ms, now) < self.0.config.policy_ttl {
                 return Ok(Arc::clone(&cached.policy));
             }
         }
         let inner = Arc::clone(&self.0);
+        let flight_key = key.clone();
         let (flight, _) = self
             .0
             .flights
-            .run((), move || async move { inner.fetch().await });
+            .run(flight_key, move || async move { inner.fetch(key).await });
         match flight.await {
             Some(Ok(policy)) => Ok(policy),
             failed => match current {
@@ -165,7 +210,7 @@ impl PolicyCache {
 }
 
 impl Inner {
-    async fn fetch(&self) -> Result<Arc<Policy>, AuthError> {
+    async fn fetch(&self, key: PolicyKey) -> Result<Arc<Policy>, AuthError> {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let unavailable = |reason: &'static str, retry_after: Option<Duration>| {
@@ -175,17 +220,31 @@ impl Inner {
                 retry_after.unwrap_or(Duration::from_secs(1)),
             )
         };
-        match http::get_authed(&self.http, &self.url, &self.config, MAX_POLICY_BYTES).await {
+        let url = match &key {
+            None => self.config.policy_url(),
+            Some(org) => self.config.organization_policy_url(org),
+        };
+        match http::get_authed(&self.http, &url, &self.config, MAX_POLICY_BYTES).await {
             Ok(Fetched {
                 status: 200, body, ..
             }) => {
-                let parsed: PolicyResponse = serde_json::from_slice(&body)
-                    .map_err(|_| unavailable("rbac_policy_malformed", None))?;
-                let policy = Arc::new(parsed.policy);
-                self.current.store(Some(Arc::new(Cached {
+                let policy = match &key {
+                    None => serde_json::from_slice::<PolicyResponse>(&body).map(|r| r.policy),
+                    Some(_) => serde_json::from_slice::<OrgPolicyResponse>(&body).map(|r| Policy {
+                        roles: r.org_policy.roles,
+                        resources: Vec::new(),
+                    }),
+                }
+                .map_err(|_| unavailable("rbac_policy_malformed", None))?;
+                let policy = Arc::new(policy);
+                let cached = Arc::new(Cached {
                     policy: Arc::clone(&policy),
                     fetched_at_ms: self.config.clock.now_millis(),
-                })));
+                });
+                match key {
+                    None => self.project.store(Some(cached)),
+                    Some(org) => self.organizations.insert(org, cached),
+                }
                 tracing::debug!(roles = policy.roles.len(), "stytch.rbac.policy_refreshed");
                 Ok(policy)
             }
@@ -193,6 +252,10 @@ impl Inner {
                 "stytch_rejected_credentials",
                 "Stytch rejected this service's project credentials.",
             )),
+            Ok(Fetched { status: 404, .. }) if key.is_some() => {
+                // An organization Stytch does not know has no custom roles.
+                Ok(Arc::new(Policy::default()))
+            }
             Ok(Fetched { retry_after, .. }) => {
                 Err(unavailable("rbac_policy_unavailable", retry_after))
             }

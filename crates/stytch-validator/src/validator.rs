@@ -347,15 +347,61 @@ impl Validator {
     }
 
     /// Checks an RBAC permission for a session against the project's policy (fetched and
-    /// cached; reference §7.2). Denial is [`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden).
+    /// cached; reference §7.2). For a B2B member session the session's organization's
+    /// custom roles count too. Denial is [`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden).
     pub async fn authorize(
         &self,
         session: &Session,
         resource: &str,
         action: &str,
     ) -> Result<Authorization, AuthError> {
-        let policy = self.policy().await?;
-        let granting = policy.granting_roles(session.roles(), resource, action);
+        match session.organization_id() {
+            Some(org) => {
+                self.check_permission(session, Some(org), resource, action)
+                    .await
+            }
+            None => self.check_permission(session, None, resource, action).await,
+        }
+    }
+
+    /// B2B: checks that the session belongs to `organization_id` (tenancy) and then the
+    /// permission, over the project's roles plus that organization's custom roles. A
+    /// session of another organization is denied with reason `tenancy_mismatch` before
+    /// any policy is consulted.
+    pub async fn authorize_in_organization(
+        &self,
+        session: &Session,
+        organization_id: &str,
+        resource: &str,
+        action: &str,
+    ) -> Result<Authorization, AuthError> {
+        if session.organization_id() != Some(organization_id) {
+            return Err(AuthError::forbidden(
+                "tenancy_mismatch",
+                "The session belongs to a different organization.",
+            ));
+        }
+        self.check_permission(session, Some(organization_id), resource, action)
+            .await
+    }
+
+    async fn check_permission(
+        &self,
+        session: &Session,
+        organization_id: Option<&str>,
+        resource: &str,
+        action: &str,
+    ) -> Result<Authorization, AuthError> {
+        let project = self.policy().await?;
+        let organization = match organization_id {
+            Some(org) => Some(self.0.policy.organization(org).await?),
+            None => None,
+        };
+        let roles = project
+            .roles
+            .iter()
+            .chain(organization.iter().flat_map(|p| p.roles.iter()));
+        let granting = crate::rbac::granting(roles, session.roles(), resource, action);
         if granting.is_empty() {
             return Err(AuthError::forbidden(
                 "permission_denied",
