@@ -309,8 +309,11 @@ struct ErrorBody {
     error_type: Option<String>,
 }
 
+/// A `sessions/authenticate` success. Consumer and B2B differ only in names (`session`
+/// vs `member_session`, `user_id` vs `member_id`, ...), so one shape reads both.
 #[derive(Deserialize)]
-struct ConsumerResponse {
+struct AuthenticateResponse {
+    #[serde(alias = "member_session")]
     session: ApiSession,
     #[serde(default)]
     session_jwt: Option<String>,
@@ -320,8 +323,14 @@ struct ConsumerResponse {
 
 #[derive(Deserialize)]
 struct ApiSession {
+    #[serde(alias = "member_session_id")]
     session_id: String,
+    #[serde(alias = "member_id")]
     user_id: String,
+    #[serde(default)]
+    organization_id: Option<String>,
+    #[serde(default)]
+    organization_slug: Option<String>,
     #[serde(default, with = "time_fmt::option")]
     started_at: Option<OffsetDateTime>,
     #[serde(default, with = "time_fmt::option")]
@@ -338,85 +347,38 @@ struct ApiSession {
     custom_claims: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize)]
-struct B2bResponse {
-    member_session: ApiMemberSession,
-    #[serde(default)]
-    session_jwt: Option<String>,
-    #[serde(default)]
-    session_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ApiMemberSession {
-    member_session_id: String,
-    member_id: String,
-    organization_id: String,
-    #[serde(default)]
-    organization_slug: String,
-    #[serde(default, with = "time_fmt::option")]
-    started_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time_fmt::option")]
-    last_accessed_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time_fmt::option")]
-    expires_at: Option<OffsetDateTime>,
-    #[serde(default)]
-    authentication_factors: Vec<AuthenticationFactor>,
-    #[serde(default)]
-    roles: Vec<String>,
-    #[serde(default)]
-    custom_claims: Option<Map<String, Value>>,
-}
-
-/// Maps a 2xx body into a session; `None` if it lacks what a session needs.
+/// Maps a 2xx body into a session; `None` if it lacks what a session needs, or is the
+/// other vertical's shape.
 fn parse_success(body: &[u8], vertical: Vertical) -> Option<Authenticated> {
-    let (data, jwt, token) = match vertical {
-        Vertical::Consumer => {
-            let r: ConsumerResponse = serde_json::from_slice(body).ok()?;
-            let s = r.session;
-            let data = SessionData {
-                session_id: s.session_id,
-                user_id: s.user_id,
-                started_at: s.started_at,
-                last_accessed_at: s.last_accessed_at,
-                expires_at: s.expires_at?,
-                attributes: s.attributes.unwrap_or_default(),
-                authentication_factors: s.authentication_factors,
-                roles: s.roles,
-                custom_claims: s.custom_claims.unwrap_or_default(),
-                organization: None,
-                source: SessionSource::Remote,
-            };
-            (data, r.session_jwt, r.session_token)
-        }
-        Vertical::B2b => {
-            let r: B2bResponse = serde_json::from_slice(body).ok()?;
-            let s = r.member_session;
-            let data = SessionData {
-                session_id: s.member_session_id,
-                user_id: s.member_id,
-                started_at: s.started_at,
-                last_accessed_at: s.last_accessed_at,
-                expires_at: s.expires_at?,
-                attributes: SessionAttributes::default(),
-                authentication_factors: s.authentication_factors,
-                roles: s.roles,
-                custom_claims: s.custom_claims.unwrap_or_default(),
-                organization: Some(Organization {
-                    organization_id: s.organization_id,
-                    slug: s.organization_slug,
-                }),
-                source: SessionSource::Remote,
-            };
-            (data, r.session_jwt, r.session_token)
-        }
+    let r: AuthenticateResponse = serde_json::from_slice(body).ok()?;
+    let s = r.session;
+    let organization = match (vertical, s.organization_id) {
+        (Vertical::Consumer, None) => None,
+        (Vertical::B2b, Some(organization_id)) => Some(Organization {
+            organization_id,
+            slug: s.organization_slug.unwrap_or_default(),
+        }),
+        _ => return None,
     };
-    if data.session_id.is_empty() || data.user_id.is_empty() {
+    if s.session_id.is_empty() || s.user_id.is_empty() {
         return None;
     }
+    let data = SessionData {
+        session_id: s.session_id,
+        user_id: s.user_id,
+        started_at: s.started_at,
+        last_accessed_at: s.last_accessed_at,
+        expires_at: s.expires_at?,
+        attributes: s.attributes.unwrap_or_default(),
+        authentication_factors: s.authentication_factors,
+        roles: s.roles,
+        custom_claims: s.custom_claims.unwrap_or_default(),
+        organization,
+        source: SessionSource::Remote,
+    };
     let refreshed = match (
-        jwt.filter(|j| !j.is_empty()),
-        token.filter(|t| !t.is_empty()),
+        r.session_jwt.filter(|j| !j.is_empty()),
+        r.session_token.filter(|t| !t.is_empty()),
     ) {
         (Some(session_jwt), Some(session_token)) => Some(RefreshedTokens {
             session_jwt,

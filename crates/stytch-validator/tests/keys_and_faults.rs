@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -32,23 +31,8 @@ async fn a_new_kid_triggers_exactly_one_fetch_under_500_concurrent_requests() {
     env.emu
         .inject_fault(Route::Jwks, Fault::latency(Duration::from_millis(250)));
     let before = env.jwks_fetches();
-    let barrier = Arc::new(tokio::sync::Barrier::new(500));
-    let tasks: Vec<_> = (0..500)
-        .map(|_| {
-            let validator = env.validator.clone();
-            let jwt = created.session_jwt.clone();
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                validator.authenticate(Credentials::jwt(jwt)).await
-            })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(
-            task.await.unwrap().unwrap().session.source(),
-            SessionSource::LocalJwt
-        );
+    for result in common::concurrently(&env.validator, 500, &created.session_jwt).await {
+        assert_eq!(result.unwrap().session.source(), SessionSource::LocalJwt);
     }
     assert_eq!(env.jwks_fetches() - before, 1);
     assert!(

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::Env;
@@ -185,20 +184,8 @@ async fn two_hundred_concurrent_requests_with_one_expired_jwt_make_one_call() {
         Route::Authenticate,
         stytch_emulator::Fault::latency(Duration::from_millis(200)),
     );
-    let barrier = Arc::new(tokio::sync::Barrier::new(200));
-    let tasks: Vec<_> = (0..200)
-        .map(|_| {
-            let validator = env.validator.clone();
-            let jwt = created.session_jwt.clone();
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                validator.authenticate(Credentials::jwt(jwt)).await
-            })
-        })
-        .collect();
-    for task in tasks {
-        let auth = task.await.unwrap().unwrap();
+    for result in common::concurrently(&env.validator, 200, &created.session_jwt).await {
+        let auth = result.unwrap();
         assert_eq!(auth.session.session_id(), created.session_id);
     }
     assert_eq!(env.calls(), 1);

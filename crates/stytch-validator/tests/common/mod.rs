@@ -58,3 +58,28 @@ impl Env {
         self.validator.authenticate(Credentials::jwt(jwt)).await
     }
 }
+
+/// Authenticates `jwt` from `n` tasks released together by a barrier.
+pub async fn concurrently(
+    validator: &Validator,
+    n: usize,
+    jwt: &str,
+) -> Vec<Result<stytch_validator::Authenticated, stytch_validator::AuthError>> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let validator = validator.clone();
+            let jwt = jwt.to_owned();
+            let barrier = std::sync::Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                validator.authenticate(Credentials::jwt(jwt)).await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.expect("task completes"));
+    }
+    results
+}
