@@ -219,7 +219,7 @@ impl Claims {
     /// Checks everything that does not depend on time: issuer, audience, vertical, sane
     /// dates. A failure here means the token is not a session JWT for this project.
     pub(crate) fn validate(&self, config: &StytchConfig) -> Result<Times, Reason> {
-        if !config.issuers.iter().any(|i| *i == self.iss) {
+        if !config.issuers.contains(&self.iss) {
             return Err("jwt_wrong_issuer");
         }
         let pid = &*config.project_id;

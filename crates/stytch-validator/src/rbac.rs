@@ -84,7 +84,7 @@ pub(crate) fn granting<'a>(
 ) -> Vec<&'a str> {
     let mut granted: Vec<&str> = policy_roles
         .into_iter()
-        .filter(|role| roles.iter().any(|r| *r == role.role_id))
+        .filter(|role| roles.contains(&role.role_id))
         .filter(|role| {
             role.permissions.iter().any(|p| {
                 p.resource_id == resource && p.actions.iter().any(|a| a == "*" || a == action)
@@ -178,10 +178,10 @@ impl PolicyCache {
             None => self.0.project.load_full(),
             Some(org) => self.0.organizations.get(org),
         };
-        if let Some(cached) = &current {
-            if elapsed(cached.fetched_at_ms, now) < self.0.config.policy_ttl {
-                return Ok(Arc::clone(&cached.policy));
-            }
+        if let Some(cached) = &current
+            && elapsed(cached.fetched_at_ms, now) < self.0.config.policy_ttl
+        {
+            return Ok(Arc::clone(&cached.policy));
         }
         let inner = Arc::clone(&self.0);
         let flight_key = key.clone();

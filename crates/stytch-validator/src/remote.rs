@@ -105,12 +105,11 @@ impl Remote {
 
     pub(crate) async fn authenticate(&self, credential: Credential) -> RemoteResult {
         let digest = fingerprint_digest(credential.secret());
-        if let Some(rejected) = &self.0.rejected {
-            if let Some((until, reason)) = rejected.get(&digest) {
-                if self.0.config.clock.now_millis() < until {
-                    return Err(AuthError::unauthenticated(reason, message_for(reason)));
-                }
-            }
+        if let Some(rejected) = &self.0.rejected
+            && let Some((until, reason)) = rejected.get(&digest)
+            && self.0.config.clock.now_millis() < until
+        {
+            return Err(AuthError::unauthenticated(reason, message_for(reason)));
         }
         let inner = Arc::clone(&self.0);
         let (flight, _) = self.0.flights.run(credential.clone(), move || async move {
