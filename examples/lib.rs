@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum_stytch::{StytchConfig, Validator};
+use axum_stytch::{StytchConfig, StytchLayer, Validator};
 use serde_json::{Value, json};
 use stytch_emulator::{Emulator, EmulatorHandle};
 use tokio::net::TcpListener;
@@ -68,6 +68,19 @@ impl Stytch {
         self.emulator.is_some()
     }
 
+    /// A [`StytchLayer`] over the validator. On the emulator its refreshed cookies are
+    /// not `Secure`: the demo serves plain `http://127.0.0.1`, where a client such as
+    /// curl's cookie jar does not send `Secure` cookies back. With a real project the
+    /// default (`Secure`) stays, as it must in production behind HTTPS.
+    pub fn layer(&self) -> StytchLayer {
+        let layer = StytchLayer::new(self.validator.clone());
+        if self.is_emulator() {
+            layer.with_secure(false)
+        } else {
+            layer
+        }
+    }
+
     /// The embedded emulator, for examples that seed demo sessions.
     pub fn emulator(&self) -> Option<&EmulatorHandle> {
         self.emulator.as_ref()
@@ -102,6 +115,20 @@ pub async fn stytch_validator_or_emulator(rbac_policy: Value) -> Result<Stytch, 
             emulator: None,
         });
     }
+    let stytch = embedded_emulator(rbac_policy).await?;
+    if let Some(emu) = stytch.emulator() {
+        tracing::info!(
+            project_id = emu.project_id(),
+            api_url = %emu.base_url(),
+            "no STYTCH_PROJECT_ID/STYTCH_SECRET set: using the embedded Stytch emulator"
+        );
+    }
+    Ok(stytch)
+}
+
+/// Starts an embedded Stytch emulator on an ephemeral loopback port with `rbac_policy`,
+/// and a validator pointed at it (whatever the environment says; the tests use this).
+pub async fn embedded_emulator(rbac_policy: Value) -> Result<Stytch, Error> {
     let emulator = Emulator::builder()
         .start()
         .await
@@ -110,11 +137,6 @@ pub async fn stytch_validator_or_emulator(rbac_policy: Value) -> Result<Stytch, 
     let config = StytchConfig::builder(emulator.project_id(), emulator.secret())
         .api_url(emulator.base_url())
         .build()?;
-    tracing::info!(
-        project_id = emulator.project_id(),
-        api_url = %emulator.base_url(),
-        "no STYTCH_PROJECT_ID/STYTCH_SECRET set: using the embedded Stytch emulator"
-    );
     Ok(Stytch {
         validator: Validator::new(config),
         emulator: Some(emulator),

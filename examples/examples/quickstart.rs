@@ -77,7 +77,8 @@ pub(crate) fn layer(validator: Validator, emulator: bool) -> StytchLayer {
     if emulator {
         // This demo serves plain http://127.0.0.1, where a client such as curl's cookie
         // jar does not send `Secure` cookies back; keep the default (`Secure`) in
-        // production, where the service is behind HTTPS.
+        // production, where the service is behind HTTPS. (`examples::Stytch::layer`
+        // does the same for the other examples.)
         layer.with_secure(false)
     } else {
         layer

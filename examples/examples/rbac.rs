@@ -72,12 +72,8 @@ pub(crate) fn app(stytch: StytchLayer) -> Router {
 async fn main() -> Result<(), examples::Error> {
     examples::init_tracing();
     let stytch = examples::stytch_validator_or_emulator(examples::example_policy()).await?;
-    let mut layer = StytchLayer::new(stytch.validator.clone());
-    if stytch.is_emulator() {
-        // Demo on plain http://127.0.0.1: refreshed cookies without `Secure`. Keep the
-        // default in production, behind HTTPS.
-        layer = layer.with_secure(false);
-    }
+    // `StytchLayer::new(validator)`, without `Secure` cookies on the emulator (plain http).
+    let layer = stytch.layer();
     let listener = examples::bind("127.0.0.1:3001").await?;
     let base = format!("http://{}", listener.local_addr()?);
     match stytch.emulator() {
