@@ -11,12 +11,11 @@
 //! | `POST /payout` | step-up, as a route layer |
 //! | `POST /transfer` `{"amount": n}` | step-up checked in the handler, only above 100 |
 //!
-//! Step-up here is `require_factor("totp").and(require_recent_auth(5 min))`: the
-//! session has a TOTP factor, and some factor was authenticated in the last five
-//! minutes. (The recent-auth guard looks at the newest factor of any kind; for "the
-//! TOTP itself was recent" write a `require(|s| ...)` predicate.) Denials go through a
-//! custom rejection handler that answers 403 with a JSON body telling the client how
-//! to step up.
+//! Step-up here is `require_recent_factor("totp", 5 min)`: the session authenticated
+//! with a TOTP code in the last five minutes (a fresh email link does not count).
+//! Denials, from the route layer and from inside handlers alike, go through a custom
+//! rejection handler that answers 403 with a JSON body telling the client how to step
+//! up.
 //!
 //! With no Stytch credentials set, an embedded emulator creates three sessions: one
 //! whose factors (email and TOTP) are an hour old, one fresh with both, and one with
@@ -31,7 +30,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_stytch::{
-    Guard, StytchLayer, StytchRejection, StytchSession, require_factor, require_recent_auth,
+    Guard, StytchLayer, StytchRejection, StytchSession, require_recent_factor,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -40,9 +39,9 @@ use stytch_emulator::{EmulatorHandle, Factor, NewSession};
 /// How recent the last authentication must be for a sensitive action.
 const STEP_UP_WINDOW: Duration = Duration::from_secs(300);
 
-/// A TOTP factor, and a factor authenticated within [`STEP_UP_WINDOW`].
+/// A TOTP factor authenticated within [`STEP_UP_WINDOW`].
 static STEP_UP: LazyLock<Guard> =
-    LazyLock::new(|| require_factor("totp").and(require_recent_auth(STEP_UP_WINDOW)));
+    LazyLock::new(|| require_recent_factor("totp", STEP_UP_WINDOW));
 
 /// Answers step-up denials with instructions; everything else as the library does.
 /// Used as the layer's rejection handler and for the in-handler check.
@@ -98,9 +97,8 @@ async fn transfer(
     Json(transfer): Json<Transfer>,
 ) -> Result<Json<Value>, Response> {
     if transfer.amount > 100 {
-        // A `StytchRejection` returned from a handler is answered by its own
-        // `IntoResponse`, not by the layer's rejection handler: map it the same way.
-        session.require(&STEP_UP).await.map_err(rejection)?;
+        // A denial here goes through the layer's rejection handler too.
+        session.require(&STEP_UP).await.map_err(IntoResponse::into_response)?;
     }
     Ok(Json(
         json!({ "transferred": transfer.amount, "by": session.user_id() }),

@@ -42,6 +42,10 @@ async fn guards_allow_deny_and_never_run_the_handler_on_denial() {
         ("mfa", require_factor_count(2)),
         ("totp", require_factor("totp")),
         ("recent", require_recent_auth(Duration::from_secs(300))),
+        (
+            "recent_totp",
+            require_recent_factor("totp", Duration::from_secs(300)),
+        ),
         ("admin", require_role("admin")),
         ("read", require_permission("documents", "read")),
         ("write", require_permission("documents", "write")),
@@ -90,6 +94,7 @@ async fn guards_allow_deny_and_never_run_the_handler_on_denial() {
         ("mfa", 403, 200, "insufficient_factors"),
         ("totp", 403, 200, "missing_factor"),
         ("recent", 403, 200, "reauthentication_required"),
+        ("recent_totp", 403, 200, "reauthentication_required"),
         ("admin", 403, 200, "missing_role"),
         ("read", 200, 200, ""),
         ("write", 403, 200, "permission_denied"),
@@ -176,4 +181,77 @@ async fn guards_work_inside_handlers() {
         .get_with_cookie("/delete", &jwt_cookie(&double.session_jwt))
         .await;
     assert_eq!(response.text().await.unwrap(), "admin");
+}
+
+#[tokio::test]
+async fn a_fresh_factor_of_another_kind_does_not_satisfy_a_recent_factor_guard() {
+    let routes = Router::new().route(
+        "/payout",
+        get(|| async { "paid" })
+            .route_layer(require_recent_factor("totp", Duration::from_secs(300))),
+    );
+    let app = App::start(routes, StytchLayer::new).await;
+    let old = app.emu.now() - time::Duration::hours(1);
+    let stale_totp = app.session(
+        &[
+            Factor::totp().authenticated_at(old),
+            Factor::email_magic_link("a@example.com"),
+        ],
+        &[],
+    );
+    let fresh_totp = app.session(&[Factor::totp()], &[]);
+    assert_eq!(
+        app.get_with_cookie("/payout", &jwt_cookie(&stale_totp.session_jwt))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.get_with_cookie("/payout", &jwt_cookie(&fresh_totp.session_jwt))
+            .await
+            .status(),
+        200
+    );
+    // Time passes: the TOTP is no longer recent.
+    app.advance(Duration::from_secs(200));
+    let fresh_jwt = app.emu.mint_jwt(&fresh_totp.session_id).unwrap();
+    assert_eq!(
+        app.get_with_cookie("/payout", &jwt_cookie(&fresh_jwt))
+            .await
+            .status(),
+        200
+    );
+    app.advance(Duration::from_secs(200));
+    let fresh_jwt = app.emu.mint_jwt(&fresh_totp.session_id).unwrap();
+    assert_eq!(
+        app.get_with_cookie("/payout", &jwt_cookie(&fresh_jwt))
+            .await
+            .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn the_rejection_handler_also_shapes_denials_raised_in_handlers() {
+    async fn transfer(session: StytchSession) -> Result<&'static str, StytchRejection> {
+        session.require(&require_factor_count(2)).await?;
+        Ok("sent")
+    }
+    let routes = Router::new().route("/transfer", get(transfer));
+    let app = App::start(routes, |v| {
+        StytchLayer::new(v).with_rejection_handler(|r| {
+            use axum::response::IntoResponse;
+            (r.status(), format!("custom: {}", r.error().reason())).into_response()
+        })
+    })
+    .await;
+    let single = app.session(&[Factor::password()], &[]);
+    let response = app
+        .get_with_cookie("/transfer", &jwt_cookie(&single.session_jwt))
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "custom: insufficient_factors"
+    );
 }

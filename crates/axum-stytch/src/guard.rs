@@ -71,6 +71,7 @@ enum Kind {
     FactorCount(usize),
     Factor(String),
     RecentAuth(Duration),
+    RecentFactor(String, Duration),
     Role(String),
     Permission {
         resource: String,
@@ -96,6 +97,7 @@ impl fmt::Debug for Guard {
             Kind::FactorCount(n) => write!(f, "require_factor_count({n})"),
             Kind::Factor(k) => write!(f, "require_factor({k:?})"),
             Kind::RecentAuth(d) => write!(f, "require_recent_auth({d:?})"),
+            Kind::RecentFactor(k, d) => write!(f, "require_recent_factor({k:?}, {d:?})"),
             Kind::Role(r) => write!(f, "require_role({r:?})"),
             Kind::Permission { resource, action } => {
                 write!(f, "require_permission({resource:?}, {action:?})")
@@ -136,6 +138,13 @@ pub fn require_factor(kind: impl Into<String>) -> Guard {
 /// Some factor authenticated within `window` (step-up for sensitive actions).
 pub fn require_recent_auth(window: Duration) -> Guard {
     guard(Kind::RecentAuth(window))
+}
+
+/// A factor of this type or delivery method authenticated within `window`: step-up
+/// with a specific factor. Unlike `require_factor(kind).and(require_recent_auth(window))`,
+/// a fresh factor of another kind does not satisfy it.
+pub fn require_recent_factor(kind: impl Into<String>, window: Duration) -> Guard {
+    guard(Kind::RecentFactor(kind.into(), window))
 }
 
 /// The session holds this role (exact, case-sensitive).
@@ -253,18 +262,32 @@ impl Guard {
                     }
                 }
                 Kind::RecentAuth(window) => {
-                    let now_ms = s.validator().config().clock().now_millis();
-                    let recent = s.last_authenticated_at().is_some_and(|t| {
-                        let at_ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
-                        now_ms.saturating_sub(at_ms) <= window.as_millis() as i64
-                    });
-                    if recent {
+                    if within(s, s.last_authenticated_at(), *window) {
                         Ok(())
                     } else {
                         deny(
                             "reauthentication_required",
                             format!(
                                 "This requires authenticating within the last {} s.",
+                                window.as_secs()
+                            ),
+                        )
+                    }
+                }
+                Kind::RecentFactor(kind, window) => {
+                    let latest = s
+                        .authentication_factors()
+                        .iter()
+                        .filter(|f| f.factor_type() == kind || f.delivery_method() == kind)
+                        .filter_map(|f| f.last_authenticated_at())
+                        .max();
+                    if within(s, latest, *window) {
+                        Ok(())
+                    } else {
+                        deny(
+                            "reauthentication_required",
+                            format!(
+                                "This requires a `{kind}` factor within the last {} s.",
                                 window.as_secs()
                             ),
                         )
@@ -328,6 +351,12 @@ impl Guard {
             }
         })
     }
+}
+
+/// Whether `at` lies within `window` of the validator's clock.
+fn within(s: &StytchSession, at: Option<time::OffsetDateTime>, window: Duration) -> bool {
+    let now_ms = i128::from(s.validator().config().clock().now_millis());
+    at.is_some_and(|t| now_ms - t.unix_timestamp_nanos() / 1_000_000 <= window.as_millis() as i128)
 }
 
 impl<S> Layer<S> for Guard {

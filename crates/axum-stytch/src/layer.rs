@@ -37,7 +37,7 @@ pub(crate) struct Shared {
     mode: Mode,
     sources: Vec<CredentialSource>,
     cookies: CookieSettings,
-    handler: Option<RejectionHandler>,
+    pub(crate) handler: Option<RejectionHandler>,
     login_url: Option<Cow<'static, str>>,
 }
 

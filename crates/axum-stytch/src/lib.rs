@@ -81,7 +81,7 @@
 //! # Guards
 //!
 //! A [`Guard`] checks the session: [`require_factor_count`], [`require_factor`],
-//! [`require_recent_auth`], [`require_role`], [`require_permission`] (RBAC against the
+//! [`require_recent_auth`], [`require_recent_factor`], [`require_role`], [`require_permission`] (RBAC against the
 //! project's policy, fetched and cached), [`require`] with your own predicate, and the
 //! combinators [`Guard::and`], [`Guard::or`], [`all`], [`any`], [`not`]. Use one as a
 //! route layer, or inside a handler with [`StytchSession::require`]. A denial answers
@@ -94,7 +94,7 @@
 //!
 //! # async fn ok() -> &'static str { "ok" }
 //! # fn app(validator: Validator) -> Router {
-//! let step_up = require_factor("totp").and(require_recent_auth(Duration::from_secs(300)));
+//! let step_up = require_recent_factor("totp", Duration::from_secs(300));
 //! Router::new()
 //!     .route("/docs", get(ok).route_layer(require_permission("documents", "read")))
 //!     .route("/admin", get(ok).route_layer(require_role("admin").or(require_role("owner"))))
@@ -155,7 +155,7 @@ pub use credentials::CredentialSource;
 pub use guard::{
     Guard, GuardFuture, GuardService, OrgSource, all, any, not, org_from_header, org_from_path,
     require, require_factor, require_factor_count, require_org_permission, require_permission,
-    require_recent_auth, require_role,
+    require_recent_auth, require_recent_factor, require_role,
 };
 pub use layer::{ResponseFuture, StytchLayer, StytchService};
 pub use rejection::{MissingStytchLayer, SessionRejection, StytchRejection};

@@ -22,6 +22,9 @@ use stytch_validator::{AuthError, ErrorKind};
 pub struct StytchRejection {
     error: AuthError,
     credentials_present: bool,
+    /// The layer's handler, so that refusals raised inside handlers look the same as
+    /// the layer's own.
+    handler: Option<RejectionHandler>,
 }
 
 impl StytchRejection {
@@ -29,7 +32,13 @@ impl StytchRejection {
         Self {
             error,
             credentials_present,
+            handler: None,
         }
+    }
+
+    pub(crate) fn with_handler(mut self, handler: Option<RejectionHandler>) -> Self {
+        self.handler = handler;
+        self
     }
 
     /// The typed error: kind, reason code, message, retry hint.
@@ -88,7 +97,10 @@ fn quoted(s: &str) -> String {
 }
 
 impl IntoResponse for StytchRejection {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        if let Some(handler) = self.handler.take() {
+            return handler(self);
+        }
         let status = self.status();
         tracing::debug!(target: "axum_stytch::rejection", status = status.as_u16(), reason = self.error.reason(), "axum_stytch.rejected");
         let mut response = (status, self.body_text()).into_response();

@@ -65,7 +65,7 @@ impl StytchSession {
         guard
             .evaluate(self, &RequestContext::default())
             .await
-            .map_err(StytchRejection::from)
+            .map_err(|e| self.rejection(e))
     }
 
     /// Checks an RBAC permission against the project's policy (reference §7.2).
@@ -78,7 +78,7 @@ impl StytchSession {
             .validator
             .authorize(&self.session, resource, action)
             .await
-            .map_err(StytchRejection::from)
+            .map_err(|e| self.rejection(e))
     }
 
     /// B2B: checks tenancy (the session belongs to `organization_id`) and then the
@@ -93,7 +93,11 @@ impl StytchSession {
             .validator
             .authorize_in_organization(&self.session, organization_id, resource, action)
             .await
-            .map_err(StytchRejection::from)
+            .map_err(|e| self.rejection(e))
+    }
+
+    fn rejection(&self, error: AuthError) -> StytchRejection {
+        StytchRejection::new(error, true).with_handler(self.shared.handler.clone())
     }
 
     pub(crate) fn shared(&self) -> &Shared {
