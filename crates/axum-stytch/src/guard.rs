@@ -279,18 +279,21 @@ impl Guard {
                         .authentication_factors()
                         .iter()
                         .filter(|f| f.factor_type() == kind || f.delivery_method() == kind)
-                        .filter_map(|f| f.last_authenticated_at())
+                        .map(|f| f.last_authenticated_at())
                         .max();
-                    if within(s, latest, *window) {
-                        Ok(())
-                    } else {
-                        deny(
+                    match latest {
+                        None => deny(
+                            "missing_factor",
+                            format!("This requires a `{kind}` factor."),
+                        ),
+                        Some(at) if within(s, at, *window) => Ok(()),
+                        Some(_) => deny(
                             "reauthentication_required",
                             format!(
                                 "This requires a `{kind}` factor within the last {} s.",
                                 window.as_secs()
                             ),
-                        )
+                        ),
                     }
                 }
                 Kind::Role(role) => {
