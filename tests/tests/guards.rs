@@ -94,7 +94,7 @@ async fn guards_allow_deny_and_never_run_the_handler_on_denial() {
         ("mfa", 403, 200, "insufficient_factors"),
         ("totp", 403, 200, "missing_factor"),
         ("recent", 403, 200, "reauthentication_required"),
-        ("recent_totp", 403, 200, "reauthentication_required"),
+        ("recent_totp", 403, 200, "missing_factor"),
         ("admin", 403, 200, "missing_role"),
         ("read", 200, 200, ""),
         ("write", 403, 200, "permission_denied"),
