@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum_stytch::{StytchConfig, StytchLayer, Validator};
+use axum_stytch::{StytchConfig, StytchLayer, Validator, Vertical};
 use serde_json::{Value, json};
 use stytch_emulator::{Emulator, EmulatorHandle};
 use tokio::net::TcpListener;
@@ -96,11 +96,17 @@ impl Stytch {
 /// loopback port with `rbac_policy` as its RBAC policy; with a real project, the policy
 /// is whatever you configured in the Stytch dashboard.
 pub async fn stytch_validator_or_emulator(rbac_policy: Value) -> Result<Stytch, Error> {
+    stytch_or_emulator(Vertical::Consumer, rbac_policy).await
+}
+
+/// [`stytch_validator_or_emulator`] for a project of the given vertical (consumer or
+/// B2B); for B2B the emulator's B2B RBAC policy is set.
+pub async fn stytch_or_emulator(vertical: Vertical, rbac_policy: Value) -> Result<Stytch, Error> {
     let from_env = ["STYTCH_PROJECT_ID", "STYTCH_SECRET"]
         .iter()
         .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
     if from_env {
-        let config = StytchConfig::from_env().map_err(|e| {
+        let config = StytchConfig::builder_from_env().and_then(|b| b.vertical(vertical).build()).map_err(|e| {
             Error::msg(format!(
                 "{e} (set both STYTCH_PROJECT_ID and STYTCH_SECRET, or neither to use the embedded emulator)"
             ))
@@ -115,7 +121,7 @@ pub async fn stytch_validator_or_emulator(rbac_policy: Value) -> Result<Stytch, 
             emulator: None,
         });
     }
-    let stytch = embedded_emulator(rbac_policy).await?;
+    let stytch = embedded_emulator_for(vertical, rbac_policy).await?;
     if let Some(emu) = stytch.emulator() {
         tracing::info!(
             project_id = emu.project_id(),
@@ -129,13 +135,25 @@ pub async fn stytch_validator_or_emulator(rbac_policy: Value) -> Result<Stytch, 
 /// Starts an embedded Stytch emulator on an ephemeral loopback port with `rbac_policy`,
 /// and a validator pointed at it (whatever the environment says; the tests use this).
 pub async fn embedded_emulator(rbac_policy: Value) -> Result<Stytch, Error> {
+    embedded_emulator_for(Vertical::Consumer, rbac_policy).await
+}
+
+/// [`embedded_emulator`] for a project of the given vertical.
+pub async fn embedded_emulator_for(
+    vertical: Vertical,
+    rbac_policy: Value,
+) -> Result<Stytch, Error> {
     let emulator = Emulator::builder()
         .start()
         .await
         .map_err(|e| Error::msg(format!("could not start the embedded Stytch emulator: {e}")))?;
-    emulator.set_rbac_policy(rbac_policy);
+    match vertical {
+        Vertical::Consumer => emulator.set_rbac_policy(rbac_policy),
+        Vertical::B2b => emulator.set_b2b_rbac_policy(rbac_policy),
+    }
     let config = StytchConfig::builder(emulator.project_id(), emulator.secret())
         .api_url(emulator.base_url())
+        .vertical(vertical)
         .build()?;
     Ok(Stytch {
         validator: Validator::new(config),

@@ -29,9 +29,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use axum_stytch::{
-    Guard, StytchLayer, StytchRejection, StytchSession, require_recent_factor,
-};
+use axum_stytch::{Guard, StytchLayer, StytchRejection, StytchSession, require_recent_factor};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stytch_emulator::{EmulatorHandle, Factor, NewSession};
@@ -40,8 +38,7 @@ use stytch_emulator::{EmulatorHandle, Factor, NewSession};
 const STEP_UP_WINDOW: Duration = Duration::from_secs(300);
 
 /// A TOTP factor authenticated within [`STEP_UP_WINDOW`].
-static STEP_UP: LazyLock<Guard> =
-    LazyLock::new(|| require_recent_factor("totp", STEP_UP_WINDOW));
+static STEP_UP: LazyLock<Guard> = LazyLock::new(|| require_recent_factor("totp", STEP_UP_WINDOW));
 
 /// Answers step-up denials with instructions; everything else as the library does.
 /// Used as the layer's rejection handler and for the in-handler check.
@@ -98,7 +95,10 @@ async fn transfer(
 ) -> Result<Json<Value>, Response> {
     if transfer.amount > 100 {
         // A denial here goes through the layer's rejection handler too.
-        session.require(&STEP_UP).await.map_err(IntoResponse::into_response)?;
+        session
+            .require(&STEP_UP)
+            .await
+            .map_err(IntoResponse::into_response)?;
     }
     Ok(Json(
         json!({ "transferred": transfer.amount, "by": session.user_id() }),

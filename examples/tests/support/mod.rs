@@ -1,7 +1,7 @@
 //! Serves an example's app over loopback against an embedded emulator.
 
 use axum::Router;
-use axum_stytch::StytchLayer;
+use axum_stytch::{StytchLayer, Vertical};
 use reqwest::header::{COOKIE, HeaderMap};
 use stytch_emulator::EmulatorHandle;
 
@@ -13,8 +13,18 @@ pub(crate) struct Served {
 }
 
 /// Starts an emulator with the example policy and serves `app` on `127.0.0.1:0`.
+#[allow(dead_code)] // not every test binary uses both entry points
 pub(crate) async fn serve(app: impl FnOnce(StytchLayer) -> Router) -> Served {
-    let stytch = examples::embedded_emulator(examples::example_policy())
+    serve_for(Vertical::Consumer, examples::example_policy(), app).await
+}
+
+/// [`serve`] for a project of `vertical` with `policy`.
+pub(crate) async fn serve_for(
+    vertical: Vertical,
+    policy: serde_json::Value,
+    app: impl FnOnce(StytchLayer) -> Router,
+) -> Served {
+    let stytch = examples::embedded_emulator_for(vertical, policy)
         .await
         .expect("the emulator starts");
     let app = app(stytch.layer());
