@@ -26,18 +26,21 @@ use crate::singleflight::SingleFlight;
 const MAX_JWKS_BYTES: usize = 1 << 20;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Keys tried for one kid when a JWKS repeats it.
+const MAX_KEYS_PER_KID: usize = 4;
 
-/// An immutable snapshot of the usable keys.
+/// An immutable snapshot of the usable keys. A kid maps to every usable key published
+/// under it (RFC 7517 §4.5 only says kids SHOULD be distinct): all are tried.
 #[derive(Debug, Default)]
 pub(crate) struct KeySet {
-    keys: HashMap<String, ParsedPublicKey>,
+    keys: HashMap<String, Vec<ParsedPublicKey>>,
     /// When this set was fetched (clock millis); 0 for the empty initial set.
     fetched_at_ms: i64,
 }
 
 impl KeySet {
-    pub(crate) fn get(&self, kid: &str) -> Option<&ParsedPublicKey> {
-        self.keys.get(kid)
+    pub(crate) fn get(&self, kid: &str) -> Option<&[ParsedPublicKey]> {
+        self.keys.get(kid).map(Vec::as_slice)
     }
 
     pub(crate) fn contains(&self, kid: &str) -> bool {
@@ -291,15 +294,22 @@ struct RawJwk {
 /// Parses a JWKS document, keeping only keys usable for RS256 signature checks. Other
 /// key types, other algorithms and malformed siblings are skipped, not fatal; a set
 /// with no usable key is a failed fetch (the last good set stays).
-pub(crate) fn parse_key_set(body: &[u8]) -> Result<HashMap<String, ParsedPublicKey>, &'static str> {
+pub(crate) fn parse_key_set(
+    body: &[u8],
+) -> Result<HashMap<String, Vec<ParsedPublicKey>>, &'static str> {
     let doc: JwkSetDoc = serde_json::from_slice(body).map_err(|_| "jwks_malformed")?;
-    let mut keys = HashMap::with_capacity(doc.keys.len());
+    let mut keys: HashMap<String, Vec<ParsedPublicKey>> = HashMap::with_capacity(doc.keys.len());
     for value in doc.keys {
         let Ok(jwk) = serde_json::from_value::<RawJwk>(value) else {
             continue;
         };
         if let Some((kid, key)) = usable_key(jwk) {
-            keys.insert(kid, key);
+            // A duplicate kid keeps its keys (a wrong first key must not hide the right
+            // one), a few at most, so a forged token never costs many RSA checks.
+            let slot = keys.entry(kid).or_default();
+            if slot.len() < MAX_KEYS_PER_KID {
+                slot.push(key);
+            }
         }
     }
     if keys.is_empty() {

@@ -117,8 +117,10 @@ fn valid_kid(kid: &str) -> bool {
 }
 
 impl Parsed<'_> {
-    pub(crate) fn verify_signature(&self, key: &aws_lc_rs::signature::ParsedPublicKey) -> bool {
-        key.verify_sig(self.signing_input, &self.signature).is_ok()
+    /// Whether one of the keys published under the token's kid verifies the signature.
+    pub(crate) fn verify_signature(&self, keys: &[aws_lc_rs::signature::ParsedPublicKey]) -> bool {
+        keys.iter()
+            .any(|key| key.verify_sig(self.signing_input, &self.signature).is_ok())
     }
 
     pub(crate) fn claims(&self) -> Result<Claims, Reason> {

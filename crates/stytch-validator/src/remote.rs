@@ -3,10 +3,12 @@
 //! Every call goes through, in order: the rejected-credentials memory (a credential
 //! Stytch just refused is refused again without asking), coalescing (concurrent calls
 //! for one credential share one request), the circuit breaker, and a cap on calls in
-//! flight. A call has a total deadline and at most one retry, on 5xx or 429.
+//! flight. A call has a total deadline and at most one retry, on 5xx or 429. A 429 whose
+//! `Retry-After` is longer than the retry delay pauses every call until then; a 401 (our
+//! own credentials refused) is answered from memory for the breaker's open period.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use crate::breaker::{Admit, Breaker};
-use crate::clock::millis;
+use crate::clock::{elapsed, millis};
 use crate::config::{StytchConfig, Vertical};
 use crate::error::AuthError;
 use crate::http::{self, Fetched};
@@ -68,6 +70,12 @@ struct Inner {
     /// SHA-256 of a credential Stytch refused → (until when, why).
     rejected: Option<quick_cache::sync::Cache<[u8; 32], (i64, &'static str)>>,
     calls: AtomicU64,
+    /// A 429 with `Retry-After` pauses every call until then (clock millis): Stytch said
+    /// when to come back, and a breaker that waits for several failures would not listen.
+    paused_until_ms: AtomicI64,
+    /// After Stytch rejected our own credentials (401), the same answer is given without
+    /// calling until then: a wrong secret must not cost a Stytch call per request.
+    misconfigured_until_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for Remote {
@@ -89,6 +97,8 @@ impl Remote {
             flights: SingleFlight::default(),
             rejected,
             calls: AtomicU64::new(0),
+            paused_until_ms: AtomicI64::new(0),
+            misconfigured_until_ms: AtomicI64::new(0),
             http,
             config,
         }))
@@ -125,6 +135,13 @@ impl Remote {
     }
 }
 
+fn rejected_credentials() -> AuthError {
+    AuthError::misconfigured(
+        "stytch_rejected_credentials",
+        "Stytch rejected this service's project credentials.",
+    )
+}
+
 fn message_for(reason: &str) -> &'static str {
     match reason {
         "session_not_found" => "The session is unknown, expired or revoked.",
@@ -156,6 +173,18 @@ impl Inner {
                 session_token: Some(token),
             },
         };
+        let paused_until = self.paused_until_ms.load(Ordering::Relaxed);
+        let now = self.config.clock.now_millis();
+        if now < self.misconfigured_until_ms.load(Ordering::Relaxed) {
+            return Err(rejected_credentials());
+        }
+        if now < paused_until {
+            return Err(AuthError::unavailable(
+                "stytch_rate_limited",
+                "Stytch asked for a pause; session checks resume shortly.",
+                elapsed(now, paused_until),
+            ));
+        }
         let mut attempt = 0;
         loop {
             let now = self.config.clock.now_millis();
@@ -195,6 +224,12 @@ impl Inner {
                     return result;
                 }
                 Outcome::Misconfigured(error) => {
+                    let until = self
+                        .config
+                        .clock
+                        .now_millis()
+                        .saturating_add(millis(self.config.breaker_open_for));
+                    self.misconfigured_until_ms.store(until, Ordering::Relaxed);
                     tracing::error!(reason = error.reason(), "stytch.api.misconfigured");
                     return Err(error);
                 }
@@ -202,8 +237,17 @@ impl Inner {
                     reason,
                     retry_after,
                 } => {
-                    self.breaker
-                        .failure(self.config.clock.now_millis(), retry_after);
+                    let now = self.config.clock.now_millis();
+                    self.breaker.failure(now, retry_after);
+                    // A short Retry-After is honoured by the delayed retry below; a
+                    // longer one pauses every call.
+                    if reason == "stytch_rate_limited"
+                        && let Some(pause) = retry_after
+                        && pause > MAX_RETRY_DELAY
+                    {
+                        self.paused_until_ms
+                            .fetch_max(now.saturating_add(millis(pause)), Ordering::Relaxed);
+                    }
                     tracing::warn!(token.fp = %fp, reason, attempt, elapsed_ms, "stytch.api.failed");
                     let delay = retry_after.unwrap_or(RETRY_DELAY);
                     if attempt == 0 && reason != "upstream_timeout" && delay <= MAX_RETRY_DELAY {
@@ -265,10 +309,7 @@ impl Inner {
                     .and_then(|e| e.error_type)
                     .unwrap_or_default();
                 match status {
-                    401 => Outcome::Misconfigured(AuthError::misconfigured(
-                        "stytch_rejected_credentials",
-                        "Stytch rejected this service's project credentials.",
-                    )),
+                    401 => Outcome::Misconfigured(rejected_credentials()),
                     403 => Outcome::Done(Err(AuthError::forbidden(
                         "stytch_authorization_denied",
                         "Stytch denied the authorization check.",

@@ -462,3 +462,25 @@ async fn duplicate_members_signed_by_the_real_key_are_rejected() {
     );
     assert_eq!(env.calls(), 0);
 }
+
+#[tokio::test]
+async fn without_keys_only_well_formed_session_claims_go_to_stytch() {
+    let env = Env::new().await;
+    env.emu.inject_fault(Route::Jwks, Fault::status(500));
+    let created = env.session();
+    let mut claims = claims_of(&created.session_jwt);
+    claims["aud"] = serde_json::json!(["project-test-someone-else"]);
+    let other_project = env.emu.sign_jwt(&claims);
+    let err = env.auth_jwt(&other_project).await.unwrap_err();
+    assert_eq!(err.reason(), "jwt_wrong_audience");
+    let garbage = with_header(
+        "x.eyJub3QiOiJhIHNlc3Npb24ifQ.c2ln",
+        &format!(r#"{{"alg":"RS256","kid":"{}"}}"#, env.emu.current_kid()),
+    );
+    assert!(env.auth_jwt(&garbage).await.is_err());
+    assert_eq!(env.calls(), 0, "refused before any call to Stytch");
+    // A well-formed one still goes to Stytch, which vouches for it.
+    let auth = env.auth_jwt(&created.session_jwt).await.unwrap();
+    assert_eq!(auth.session.source(), SessionSource::Remote);
+    assert_eq!(env.calls(), 1);
+}
