@@ -17,6 +17,7 @@ use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPubli
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
+use tracing::Instrument as _;
 
 use crate::clock::{elapsed, millis};
 use crate::config::StytchConfig;
@@ -203,10 +204,10 @@ impl Jwks {
 
     fn start_fetch(&self) -> Flight {
         let inner = Arc::clone(&self.0);
-        let (flight, _) = self
-            .0
-            .flights
-            .run((), move || async move { inner.fetch_and_swap().await });
+        let (flight, _) = self.0.flights.run((), move || {
+            let span = tracing::debug_span!("stytch.jwks.fetch", url = %inner.url);
+            async move { inner.fetch_and_swap().await }.instrument(span)
+        });
         flight
     }
 }

@@ -50,7 +50,9 @@
 //!
 //! # Tracing
 //!
-//! Events use the target `stytch_validator` and these stable names and fields:
+//! Remote calls and key fetches run in the spans `stytch.api.authenticate` (`token.fp`)
+//! and `stytch.jwks.fetch` (`url`). Events use the target `stytch_validator` and these
+//! stable names and fields:
 //! `stytch.jwt.rejected` / `stytch.jwt.remote_fallback` (`token.fp`, `reason`),
 //! `stytch.api.authenticated` / `stytch.api.rejected` / `stytch.api.failed`
 //! (`token.fp`, `reason`, `elapsed_ms`), `stytch.api.circuit_open`,

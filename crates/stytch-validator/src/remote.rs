@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::breaker::{Admit, Breaker};
 use crate::clock::{elapsed, millis};
@@ -122,8 +123,9 @@ impl Remote {
             return Err(AuthError::unauthenticated(reason, message_for(reason)));
         }
         let inner = Arc::clone(&self.0);
-        let (flight, _) = self.0.flights.run(credential.clone(), move || async move {
-            inner.call(credential, digest).await
+        let (flight, _) = self.0.flights.run(credential.clone(), move || {
+            let span = tracing::debug_span!("stytch.api.authenticate", token.fp = %crate::fingerprint(credential.secret()));
+            async move { inner.call(credential, digest).await }.instrument(span)
         });
         flight.await.unwrap_or_else(|| {
             Err(AuthError::unavailable(
