@@ -1,0 +1,296 @@
+//! The layer and what runs behind it, in memory (no sockets), in one criterion run:
+//!
+//! * `layer/*`: one `tower::ServiceExt::oneshot` call of an axum `Router` serving
+//!   `"hello"` with the 1438-byte session cookie: `bare`, `noop_from_fn` (the cost of
+//!   axum's `from_fn` plumbing alone), `stytch_cache_hit`, `stytch_verify_every_request`
+//!   (verified cache disabled) and `hand_written_jsonwebtoken` (`from_fn` +
+//!   `jsonwebtoken::decode`). The difference with `bare` is the layer's cost.
+//! * `credentials/*`: credential extraction through the public path: a request with a
+//!   realistic 1.4 KB `Cookie` header that holds no Stytch cookie, through
+//!   `StytchLayer::optional` (extract, find nothing, pass through) against `bare` with
+//!   the same header; and `header_to_str_jwt_cookie`, `HeaderValue::to_str` on the
+//!   1.5 KB `Cookie` header carrying the JWT (the extractor validates it this way once
+//!   per cookie name it looks for). `sketch_*` compare a copy of the extractor's scan
+//!   (run once per cookie name, as it is) with the same scan done once for both names.
+//! * `guard/*`: `StytchSession::require` for single guards, a combinator, and an RBAC
+//!   permission (policy cached).
+//! * `rbac/*`: `Policy::granting_roles` on a 6-role, 5-resource policy, and
+//!   `Validator::authorize` (cached policy, includes the `Authorization` allocation).
+//!
+//! Run: `cargo bench -p benches --bench layer`.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, header::COOKIE};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::routing::get;
+use axum_stytch::{
+    StytchLayer, StytchSession, all, require_factor, require_factor_count, require_permission,
+    require_role,
+};
+use benches::{Fixture, HandWritten, JWT_COOKIE, hand_written_mw, hello, now};
+use criterion::Criterion;
+use tower::ServiceExt;
+
+/// Sketches for the credential-extraction recommendation in BENCHMARKS.md: a copy of
+/// how `axum-stytch` scans the `Cookie` header today (once per cookie name, on `&str`),
+/// and the same scan done once for both names.
+mod sketch {
+    use axum::http::HeaderMap;
+    use axum::http::header::COOKIE;
+
+    /// The current shape: `to_str`, split on `;`, trim, compare; once per name.
+    pub(super) fn scan<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+        let mut found = None;
+        for header in headers.get_all(COOKIE) {
+            let Ok(header) = header.to_str() else {
+                continue;
+            };
+            for pair in header.split(';') {
+                let Some((k, v)) = pair.trim_start().split_once('=') else {
+                    continue;
+                };
+                if k.trim_end() == name {
+                    found = Some(v.trim());
+                }
+            }
+        }
+        found
+    }
+
+    /// One pass for both names: the same `to_str` and `split`, done once.
+    pub(super) fn one_pass<'a>(
+        headers: &'a HeaderMap,
+        jwt: &str,
+        token: &str,
+    ) -> (Option<&'a str>, Option<&'a str>) {
+        let (mut a, mut b) = (None, None);
+        for header in headers.get_all(COOKIE) {
+            let Ok(header) = header.to_str() else {
+                continue;
+            };
+            for pair in header.split(';') {
+                let Some((k, v)) = pair.trim_start().split_once('=') else {
+                    continue;
+                };
+                let k = k.trim_end();
+                if k == jwt {
+                    a = Some(v.trim());
+                } else if k == token {
+                    b = Some(v.trim());
+                }
+            }
+        }
+        (a, b)
+    }
+}
+
+fn request(cookie: &HeaderValue) -> Request<Body> {
+    let mut req = Request::get("/").body(Body::empty()).expect("request");
+    req.headers_mut().insert(COOKIE, cookie.clone());
+    req
+}
+
+fn call(router: &Router, cookie: &HeaderValue) -> u16 {
+    now(router.clone().oneshot(request(cookie)))
+        .expect("infallible")
+        .status()
+        .as_u16()
+}
+
+async fn noop(request: axum::extract::Request, next: Next) -> axum::response::Response {
+    next.run(request).await
+}
+
+fn policy() -> serde_json::Value {
+    let resources = ["documents", "images", "billing", "settings", "reports"];
+    let role = |id: &str, grants: &[(&str, &[&str])]| {
+        serde_json::json!({
+            "role_id": id,
+            "permissions": grants
+                .iter()
+                .map(|(r, a)| serde_json::json!({"resource_id": r, "actions": a}))
+                .collect::<Vec<_>>(),
+        })
+    };
+    serde_json::json!({
+        "roles": [
+            role("stytch_user", &[("settings", &["read"])]),
+            role("viewer", &[("documents", &["read"]), ("images", &["read"]), ("reports", &["read"])]),
+            role("editor", &[("documents", &["read", "write", "delete"]), ("images", &["read", "write"])]),
+            role("billing_admin", &[("billing", &["*"])]),
+            role("auditor", &[("reports", &["read", "export"]), ("billing", &["read"])]),
+            role("admin", &[("documents", &["*"]), ("images", &["*"]), ("settings", &["*"])]),
+        ],
+        "resources": resources
+            .iter()
+            .map(|r| serde_json::json!({"resource_id": r, "actions": ["read", "write", "delete"]}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _enter = rt.enter();
+    let fx = rt.block_on(Fixture::start());
+    fx.emu.set_rbac_policy(policy());
+    let hit = rt.block_on(fx.validator(10_000));
+    let cold = rt.block_on(fx.validator(0));
+    let hand = HandWritten::new(fx.emu.project_id(), &fx.jwk());
+    let cookie = HeaderValue::from_str(&format!("{JWT_COOKIE}={}", fx.token)).expect("cookie");
+    let others = HeaderValue::from_str(&format!(
+        "theme=dark; _ga=GA1.2.{0}; _gid=GA1.2.{0}; csrftoken={1}; prefs={2}",
+        "1234567890.1700000000",
+        "a".repeat(64),
+        "b".repeat(1250)
+    ))
+    .expect("cookie");
+
+    let bare = Router::new().route("/", get(hello));
+    let noop_mw = Router::new().route("/", get(hello)).layer(from_fn(noop));
+    let stytch_hit = Router::new()
+        .route("/", get(hello))
+        .layer(StytchLayer::new(hit.clone()));
+    let stytch_cold = Router::new()
+        .route("/", get(hello))
+        .layer(StytchLayer::new(cold.clone()));
+    let hand_written = Router::new()
+        .route("/", get(hello))
+        .layer(from_fn_with_state(hand, hand_written_mw));
+    let optional = Router::new()
+        .route("/", get(hello))
+        .layer(StytchLayer::optional(hit.clone()));
+
+    // Capture a session the way a handler sees it, for the guard benches.
+    let slot: Arc<Mutex<Option<StytchSession>>> = Arc::default();
+    let capture = {
+        let slot = Arc::clone(&slot);
+        Router::new()
+            .route(
+                "/",
+                get(move |s: StytchSession| async move {
+                    *slot.lock().expect("slot") = Some(s);
+                    "ok"
+                }),
+            )
+            .layer(StytchLayer::new(hit.clone()))
+    };
+
+    for router in [&bare, &noop_mw, &stytch_hit, &stytch_cold, &hand_written] {
+        assert_eq!(call(router, &cookie), 200);
+    }
+    assert_eq!(call(&optional, &others), 200);
+    assert_eq!(call(&capture, &cookie), 200);
+    let session = slot.lock().expect("slot").take().expect("a session");
+    let validator = session.validator().clone();
+    let policy = rt.block_on(validator.policy()).expect("the policy loads");
+    eprintln!(
+        "token {} bytes; roles {:?}; factors {}",
+        fx.token.len(),
+        session.roles(),
+        session.factor_count()
+    );
+
+    let mut g = c.benchmark_group("layer");
+    g.bench_function("bare", |b| b.iter(|| call(&bare, black_box(&cookie))));
+    g.bench_function("noop_from_fn", |b| {
+        b.iter(|| call(&noop_mw, black_box(&cookie)))
+    });
+    g.bench_function("stytch_cache_hit", |b| {
+        b.iter(|| call(&stytch_hit, black_box(&cookie)))
+    });
+    g.bench_function("stytch_verify_every_request", |b| {
+        b.iter(|| call(&stytch_cold, black_box(&cookie)))
+    });
+    g.bench_function("hand_written_jsonwebtoken", |b| {
+        b.iter(|| call(&hand_written, black_box(&cookie)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("credentials");
+    g.bench_function("bare_with_other_cookies", |b| {
+        b.iter(|| call(&bare, black_box(&others)))
+    });
+    g.bench_function("optional_layer_with_other_cookies", |b| {
+        b.iter(|| call(&optional, black_box(&others)))
+    });
+    g.bench_function("header_to_str_jwt_cookie", |b| {
+        b.iter(|| black_box(&cookie).to_str().map(str::len))
+    });
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(COOKIE, cookie.clone());
+    g.bench_function("sketch_two_scans_as_extract_does", |b| {
+        b.iter(|| {
+            let h = black_box(&headers);
+            (
+                sketch::scan(h, JWT_COOKIE),
+                sketch::scan(h, "stytch_session"),
+            )
+        })
+    });
+    g.bench_function("sketch_one_scan_both_names", |b| {
+        b.iter(|| sketch::one_pass(black_box(&headers), JWT_COOKIE, "stytch_session"))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("guard");
+    let guards = [
+        ("factor_count_1", require_factor_count(1)),
+        ("factor_magic_link", require_factor("magic_link")),
+        ("role_editor", require_role("editor")),
+        (
+            "all_of_three",
+            all([
+                require_factor_count(1),
+                require_role("editor"),
+                require_factor("magic_link"),
+            ]),
+        ),
+        (
+            "permission_documents_read",
+            require_permission("documents", "read"),
+        ),
+    ];
+    for (name, guard) in &guards {
+        assert!(now(session.require(guard)).is_ok(), "{name} allows");
+        g.bench_function(*name, |b| b.iter(|| now(session.require(black_box(guard)))));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("rbac");
+    let roles = session.roles().to_vec();
+    assert!(
+        !policy
+            .granting_roles(&roles, "documents", "read")
+            .is_empty()
+    );
+    g.bench_function("granting_roles", |b| {
+        b.iter(|| {
+            policy
+                .granting_roles(black_box(&roles), "documents", "read")
+                .len()
+        })
+    });
+    g.bench_function("validator_authorize", |b| {
+        b.iter(|| now(validator.authorize(&session, "documents", "read")).is_ok())
+    });
+    g.finish();
+    rt.block_on(fx.emu.shutdown());
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+}
