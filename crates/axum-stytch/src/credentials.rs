@@ -57,10 +57,17 @@ impl Unusable {
     }
 }
 
-/// The value of cookie `name`, if present exactly once (or repeated with one value).
+/// The values of the cookies `names` (a `None` name is not looked for), each present
+/// exactly once (or repeated with one value), in one pass over the `Cookie` headers.
 /// Names compare exactly and case-sensitively; values are not percent-decoded.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Unusable> {
-    let mut found: Option<&'a str> = None;
+fn cookies<'a>(
+    headers: &'a HeaderMap,
+    names: [Option<&str>; 2],
+) -> Result<[Option<&'a str>; 2], Unusable> {
+    let mut found: [Option<&'a str>; 2] = [None, None];
+    if names == [None, None] {
+        return Ok(found);
+    }
     for header in headers.get_all(COOKIE) {
         // Non-UTF-8 cookie headers cannot hold a Stytch credential; skip them.
         let Ok(header) = header.to_str() else {
@@ -70,21 +77,22 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Unu
             let Some((k, v)) = pair.trim_start().split_once('=') else {
                 continue;
             };
-            if k.trim_end() != name {
+            let k = k.trim_end();
+            let Some(slot) = names.iter().position(|n| *n == Some(k)) else {
                 continue;
-            }
+            };
             let v = v.trim();
             let v = v
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(v);
-            match found {
+            match found[slot] {
                 Some(prev) if prev != v => return Err(Unusable::Conflicting),
-                _ => found = Some(v),
+                _ => found[slot] = Some(v),
             }
         }
     }
-    Ok(found.filter(|v| !v.is_empty()))
+    Ok(found.map(|v| v.filter(|v| !v.is_empty())))
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Unusable> {
@@ -118,16 +126,24 @@ pub(crate) fn extract<'a>(
     jwt_cookie: &str,
     token_cookie: &str,
 ) -> Result<Found<'a>, Unusable> {
+    let wants = |source| sources.contains(&source).then_some(());
+    let [jwt_value, token_value] = cookies(
+        headers,
+        [
+            wants(CredentialSource::JwtCookie).map(|()| jwt_cookie),
+            wants(CredentialSource::TokenCookie).map(|()| token_cookie),
+        ],
+    )?;
     let mut found = Found::default();
     for source in sources {
         match source {
             CredentialSource::JwtCookie => {
-                if let Some(v) = cookie(headers, jwt_cookie)? {
+                if let Some(v) = jwt_value {
                     set(&mut found.jwt, v)?;
                 }
             }
             CredentialSource::TokenCookie => {
-                if let Some(v) = cookie(headers, token_cookie)? {
+                if let Some(v) = token_value {
                     set(&mut found.token, v)?;
                 }
             }

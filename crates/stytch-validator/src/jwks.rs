@@ -126,7 +126,11 @@ impl Jwks {
 
     /// The current set, lock-free. Starts a background refresh when one is due.
     pub(crate) fn load(&self) -> Guard<Arc<KeySet>> {
-        let now = self.0.config.clock.now_millis();
+        self.load_at(self.0.config.clock.now_millis())
+    }
+
+    /// [`load`](Self::load) with the caller's reading of the clock.
+    pub(crate) fn load_at(&self, now: i64) -> Guard<Arc<KeySet>> {
         if now >= self.0.next_refresh_ms.load(Ordering::Relaxed) {
             self.refresh_in_background(now);
         }
@@ -135,7 +139,11 @@ impl Jwks {
 
     /// Whether the set is too old to trust (refreshes have failed for `max_stale`).
     pub(crate) fn is_stale(&self, set: &KeySet) -> bool {
-        let now = self.0.config.clock.now_millis();
+        self.is_stale_at(set, self.0.config.clock.now_millis())
+    }
+
+    /// [`is_stale`](Self::is_stale) with the caller's reading of the clock.
+    pub(crate) fn is_stale_at(&self, set: &KeySet, now: i64) -> bool {
         set.fetched_at_ms > 0 && elapsed(set.fetched_at_ms, now) > self.0.config.jwks_max_stale
     }
 

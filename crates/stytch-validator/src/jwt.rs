@@ -166,23 +166,122 @@ struct OrganizationClaim {
 }
 
 /// The verified payload, typed. Registered claims must have the right JSON types: a
-/// string `exp` or an array `iss` fails the parse instead of being coerced.
-#[derive(Deserialize)]
+/// string `exp` or an array `iss` fails the parse instead of being coerced. A member
+/// given twice fails it too (RFC 7519 §4: the parser must not pick one).
 pub(crate) struct Claims {
     iss: String,
     aud: Audience,
     sub: String,
     exp: f64,
     iat: f64,
-    #[serde(default)]
     nbf: Option<f64>,
-    #[serde(rename = "https://stytch.com/session")]
     session: SessionClaim,
-    #[serde(rename = "https://stytch.com/organization", default)]
     organization: Option<OrganizationClaim>,
-    #[serde(flatten)]
+    /// Every other top-level claim: the custom claims (plus `jti` and unknown
+    /// `https://stytch.com/` claims, dropped when the session is built).
     rest: Map<String, Value>,
 }
+
+// Hand-written rather than `#[serde(flatten)]`, which buffers every value before
+// dispatching it: this runs once per verified token, on the cache-miss path.
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Claims;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JWT claims object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Claims, A::Error> {
+                use serde::de::Error;
+                fn once<T, E: Error>(
+                    slot: &mut Option<T>,
+                    value: T,
+                    name: &'static str,
+                ) -> Result<(), E> {
+                    match slot.replace(value) {
+                        Some(_) => Err(E::duplicate_field(name)),
+                        None => Ok(()),
+                    }
+                }
+                let (mut iss, mut aud, mut sub, mut exp, mut iat) = (None, None, None, None, None);
+                let (mut nbf, mut session, mut organization) = (None, None, None);
+                let mut rest = Map::new();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    match &*key {
+                        "iss" => once(&mut iss, map.next_value()?, "iss")?,
+                        "aud" => once(&mut aud, map.next_value()?, "aud")?,
+                        "sub" => once(&mut sub, map.next_value()?, "sub")?,
+                        "exp" => once(&mut exp, map.next_value()?, "exp")?,
+                        "iat" => once(&mut iat, map.next_value()?, "iat")?,
+                        "nbf" => once(&mut nbf, map.next_value::<Option<f64>>()?, "nbf")?,
+                        SESSION_CLAIM => once(&mut session, map.next_value()?, SESSION_CLAIM)?,
+                        ORGANIZATION_CLAIM => once(
+                            &mut organization,
+                            map.next_value::<Option<OrganizationClaim>>()?,
+                            ORGANIZATION_CLAIM,
+                        )?,
+                        _ => {
+                            let value = map.next_value()?;
+                            if rest.insert(key.into_owned(), value).is_some() {
+                                return Err(A::Error::custom("duplicate claim"));
+                            }
+                        }
+                    }
+                }
+                Ok(Claims {
+                    iss: iss.ok_or_else(|| A::Error::missing_field("iss"))?,
+                    aud: aud.ok_or_else(|| A::Error::missing_field("aud"))?,
+                    sub: sub.ok_or_else(|| A::Error::missing_field("sub"))?,
+                    exp: exp.ok_or_else(|| A::Error::missing_field("exp"))?,
+                    iat: iat.ok_or_else(|| A::Error::missing_field("iat"))?,
+                    nbf: nbf.flatten(),
+                    session: session.ok_or_else(|| A::Error::missing_field(SESSION_CLAIM))?,
+                    organization: organization.flatten(),
+                    rest,
+                })
+            }
+        }
+
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// A claim name, borrowed from the payload when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a claim name")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+
+        d.deserialize_str(Visitor)
+    }
+}
+
+const SESSION_CLAIM: &str = "https://stytch.com/session";
+const ORGANIZATION_CLAIM: &str = "https://stytch.com/organization";
 
 /// The time-dependent facts of a verified token, re-checked on every cache hit.
 #[derive(Debug, Clone, Copy)]

@@ -94,6 +94,24 @@ pub use validator::{Authenticated, Credentials, RefreshedTokens, Validator, Vali
 /// assert!(!fp.contains("session"));
 /// ```
 pub fn fingerprint(credential: &str) -> String {
-    let digest = remote::fingerprint_digest(credential);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    Fingerprint(credential).to_string()
+}
+
+/// Displays a credential's [`fingerprint`], hashing only when formatted: log fields
+/// built from it cost nothing when the event is filtered out.
+pub(crate) struct Fingerprint<'a>(pub(crate) &'a str);
+
+impl std::fmt::Display for Fingerprint<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in &remote::fingerprint_digest(self.0)[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Fingerprint<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{self}\"")
+    }
 }

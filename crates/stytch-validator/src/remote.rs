@@ -124,7 +124,7 @@ impl Remote {
         }
         let inner = Arc::clone(&self.0);
         let (flight, _) = self.0.flights.run(credential.clone(), move || {
-            let span = tracing::debug_span!("stytch.api.authenticate", token.fp = %crate::fingerprint(credential.secret()));
+            let span = tracing::debug_span!("stytch.api.authenticate", token.fp = %crate::Fingerprint(credential.secret()));
             async move { inner.call(credential, digest).await }.instrument(span)
         });
         flight.await.unwrap_or_else(|| {
@@ -153,7 +153,7 @@ fn message_for(reason: &str) -> &'static str {
 
 impl Inner {
     async fn call(&self, credential: Credential, digest: [u8; 32]) -> RemoteResult {
-        let fp = crate::fingerprint(credential.secret());
+        let fp = crate::Fingerprint(credential.secret());
         let _permit = match Arc::clone(&self.in_flight).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {

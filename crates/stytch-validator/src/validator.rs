@@ -53,11 +53,11 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field(
                 "session_jwt",
-                &self.session_jwt.as_deref().map(crate::fingerprint),
+                &self.session_jwt.as_deref().map(crate::Fingerprint),
             )
             .field(
                 "session_token",
-                &self.session_token.as_deref().map(crate::fingerprint),
+                &self.session_token.as_deref().map(crate::Fingerprint),
             )
             .finish()
     }
@@ -76,8 +76,8 @@ pub struct RefreshedTokens {
 impl fmt::Debug for RefreshedTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshedTokens")
-            .field("session_jwt", &crate::fingerprint(&self.session_jwt))
-            .field("session_token", &crate::fingerprint(&self.session_token))
+            .field("session_jwt", &crate::Fingerprint(&self.session_jwt))
+            .field("session_token", &crate::Fingerprint(&self.session_token))
             .finish()
     }
 }
@@ -252,12 +252,12 @@ impl Validator {
     pub fn cached(&self, jwt: &str) -> Option<Session> {
         let cache = self.0.verified.as_ref()?;
         let hit = cache.get(jwt)?;
-        let keys = self.0.jwks.load();
         let now = self.0.config.clock.now_millis();
+        let keys = self.0.jwks.load_at(now);
         // Time moves and keys are withdrawn: both are re-checked on every hit.
         if hit.times.check(now, &self.0.config).is_err()
             || !keys.contains(&hit.kid)
-            || self.0.jwks.is_stale(&keys)
+            || self.0.jwks.is_stale_at(&keys, now)
         {
             cache.remove(jwt);
             return None;
@@ -300,7 +300,7 @@ impl Validator {
                 }
             }
         }
-        let fp = crate::fingerprint(&jwt);
+        let fp = crate::Fingerprint(&jwt);
         match verdict {
             Local::Valid(session) => Ok(Authenticated {
                 session,
