@@ -261,7 +261,7 @@ pub struct SessionAttributes {
 
 /// One authentication factor of a session. `type` and `delivery_method` are kept as open
 /// strings: Stytch adds new ones, and an unknown value must not break authentication.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuthenticationFactor {
     #[serde(rename = "type")]
     factor_type: String,
@@ -288,6 +288,69 @@ pub struct AuthenticationFactor {
     /// The `<kind>_factor` sub-objects, as sent.
     #[serde(flatten)]
     details: Map<String, Value>,
+}
+
+// Hand-written rather than `#[serde(flatten)]` (which buffers every value first): the
+// known fields are typed, everything else is kept as the factor's details.
+impl<'de> Deserialize<'de> for AuthenticationFactor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        /// An optional RFC 3339 time; unparsable reads as absent.
+        struct Time(Option<OffsetDateTime>);
+
+        impl<'de> Deserialize<'de> for Time {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::time_fmt::option::deserialize(d).map(Time)
+            }
+        }
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AuthenticationFactor;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an authentication factor object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AuthenticationFactor, A::Error> {
+                let mut factor_type = None;
+                let mut factor = AuthenticationFactor {
+                    factor_type: String::new(),
+                    delivery_method: String::new(),
+                    last_authenticated_at: None,
+                    created_at: None,
+                    updated_at: None,
+                    details: Map::new(),
+                };
+                while let Some(crate::jwt::Key(key)) = map.next_key()? {
+                    match &*key {
+                        "type" => factor_type = Some(map.next_value::<String>()?),
+                        "delivery_method" => {
+                            factor.delivery_method =
+                                map.next_value::<Option<String>>()?.unwrap_or_default()
+                        }
+                        "last_authenticated_at" => {
+                            factor.last_authenticated_at = map.next_value::<Time>()?.0
+                        }
+                        "created_at" => factor.created_at = map.next_value::<Time>()?.0,
+                        "updated_at" => factor.updated_at = map.next_value::<Time>()?.0,
+                        _ => {
+                            let value = map.next_value()?;
+                            factor.details.insert(key.into_owned(), value);
+                        }
+                    }
+                }
+                factor.factor_type =
+                    factor_type.ok_or_else(|| serde::de::Error::missing_field("type"))?;
+                Ok(factor)
+            }
+        }
+
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// `email_factor`: the email a magic link or OTP went to.
