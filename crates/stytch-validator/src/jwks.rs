@@ -203,8 +203,14 @@ impl Jwks {
             .unwrap_or_else(PoisonError::into_inner)
             .not_before_ms;
         if now >= not_before {
-            // Fire and forget: the flight runs in its own task.
-            drop(self.start_fetch());
+            // Fire and forget: the flight runs in its own task. `cached` is synchronous
+            // and may run outside a Tokio runtime; the refresh then waits for the next
+            // call made inside one.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                drop(self.start_fetch());
+            } else {
+                self.0.next_refresh_ms.store(now, Ordering::Relaxed);
+            }
         } else {
             self.0.next_refresh_ms.store(not_before, Ordering::Relaxed);
         }

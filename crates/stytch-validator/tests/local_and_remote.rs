@@ -190,3 +190,27 @@ async fn two_hundred_concurrent_requests_with_one_expired_jwt_make_one_call() {
     }
     assert_eq!(env.calls(), 1);
 }
+
+#[test]
+fn the_synchronous_cache_check_works_outside_a_runtime_when_a_refresh_is_due() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (env, jwt) = runtime.block_on(async {
+        let env = Env::new().await;
+        let created = env.session();
+        env.auth_jwt(&created.session_jwt).await.unwrap();
+        (env, created.session_jwt)
+    });
+    // The key set is now old enough for a background refresh, and we are not in a runtime.
+    env.clock.advance(Duration::from_secs(590));
+    env.emu.advance_clock(Duration::from_secs(590));
+    assert!(
+        env.validator.cached(&jwt).is_none(),
+        "expired by now, but no panic"
+    );
+    let fresh = runtime.block_on(async { env.session() });
+    let fresh_auth = runtime.block_on(env.auth_jwt(&fresh.session_jwt)).unwrap();
+    assert_eq!(fresh_auth.session.source(), SessionSource::LocalJwt);
+    assert!(env.validator.cached(&fresh.session_jwt).is_some());
+    drop(env);
+    drop(runtime);
+}
