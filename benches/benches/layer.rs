@@ -9,9 +9,8 @@
 //!   realistic 1.4 KB `Cookie` header that holds no Stytch cookie, through
 //!   `StytchLayer::optional` (extract, find nothing, pass through) against `bare` with
 //!   the same header; and `header_to_str_jwt_cookie`, `HeaderValue::to_str` on the
-//!   1.5 KB `Cookie` header carrying the JWT (the extractor validates it this way once
-//!   per cookie name it looks for). `sketch_*` compare a copy of the extractor's scan
-//!   (run once per cookie name, as it is) with the same scan done once for both names.
+//!   1.5 KB `Cookie` header carrying the JWT (the extractor validates it this way in its
+//!   single scan for both cookie names).
 //! * `guard/*`: `StytchSession::require` for single guards, a combinator, and an RBAC
 //!   permission (policy cached).
 //! * `rbac/*`: `Policy::granting_roles` on a 6-role, 5-resource policy, and
@@ -35,59 +34,6 @@ use axum_stytch::{
 use benches::{Fixture, HandWritten, JWT_COOKIE, hand_written_mw, hello, now};
 use criterion::Criterion;
 use tower::ServiceExt;
-
-/// Sketches for the credential-extraction recommendation in BENCHMARKS.md: a copy of
-/// how `axum-stytch` scans the `Cookie` header today (once per cookie name, on `&str`),
-/// and the same scan done once for both names.
-mod sketch {
-    use axum::http::HeaderMap;
-    use axum::http::header::COOKIE;
-
-    /// The current shape: `to_str`, split on `;`, trim, compare; once per name.
-    pub(super) fn scan<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-        let mut found = None;
-        for header in headers.get_all(COOKIE) {
-            let Ok(header) = header.to_str() else {
-                continue;
-            };
-            for pair in header.split(';') {
-                let Some((k, v)) = pair.trim_start().split_once('=') else {
-                    continue;
-                };
-                if k.trim_end() == name {
-                    found = Some(v.trim());
-                }
-            }
-        }
-        found
-    }
-
-    /// One pass for both names: the same `to_str` and `split`, done once.
-    pub(super) fn one_pass<'a>(
-        headers: &'a HeaderMap,
-        jwt: &str,
-        token: &str,
-    ) -> (Option<&'a str>, Option<&'a str>) {
-        let (mut a, mut b) = (None, None);
-        for header in headers.get_all(COOKIE) {
-            let Ok(header) = header.to_str() else {
-                continue;
-            };
-            for pair in header.split(';') {
-                let Some((k, v)) = pair.trim_start().split_once('=') else {
-                    continue;
-                };
-                let k = k.trim_end();
-                if k == jwt {
-                    a = Some(v.trim());
-                } else if k == token {
-                    b = Some(v.trim());
-                }
-            }
-        }
-        (a, b)
-    }
-}
 
 fn request(cookie: &HeaderValue) -> Request<Body> {
     let mut req = Request::get("/").body(Body::empty()).expect("request");
@@ -224,20 +170,6 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("header_to_str_jwt_cookie", |b| {
         b.iter(|| black_box(&cookie).to_str().map(str::len))
-    });
-    let mut headers = axum::http::HeaderMap::new();
-    headers.insert(COOKIE, cookie.clone());
-    g.bench_function("sketch_two_scans_as_extract_does", |b| {
-        b.iter(|| {
-            let h = black_box(&headers);
-            (
-                sketch::scan(h, JWT_COOKIE),
-                sketch::scan(h, "stytch_session"),
-            )
-        })
-    });
-    g.bench_function("sketch_one_scan_both_names", |b| {
-        b.iter(|| sketch::one_pass(black_box(&headers), JWT_COOKIE, "stytch_session"))
     });
     g.finish();
 
