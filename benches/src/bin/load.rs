@@ -19,9 +19,9 @@
 //!   as it ships, i.e. jsonwebtoken 10 with `rust_crypto`) and `axum_jwt_auth_aws` (the
 //!   same with jsonwebtoken 10's aws-lc-rs provider installed).
 //!
-//! It drives them in turn, round-robin, with `wrk -t2 -c64` pinned to CPU 1 (installed
-//! with `apt-get` when missing and running as root; otherwise a built-in keep-alive
-//! client with the same connection count), every request carrying the same
+//! It drives them in turn, round-robin, with `wrk -t2 -c64` pinned to CPU 1 (when `wrk`
+//! is not installed, a built-in keep-alive client with the same connection count; the
+//! harness never installs anything), every request carrying the same
 //! Stytch-shaped session cookie. Each run is bounded (`--duration`, default 5 s, after
 //! a `--warmup`, default 1 s) and starts only when the machine is quiet (under 8 % busy
 //! for a second, waiting at most 60 s). It records req/s, p50, p99, the server's CPU
@@ -409,17 +409,9 @@ impl Generator {
         if let Some(v) = version().filter(|v| v.starts_with("wrk")) {
             return Generator::Wrk(v);
         }
-        if sh("id", &["-u"]).as_deref() == Some("0") {
-            eprintln!("wrk not found: apt-get install -y wrk");
-            let _ = Command::new("apt-get")
-                .args(["install", "-y", "-qq", "wrk"])
-                .stdout(Stdio::null())
-                .status();
-            if let Some(v) = version().filter(|v| v.starts_with("wrk")) {
-                return Generator::Wrk(v);
-            }
-        }
-        eprintln!("wrk unavailable: using the built-in client");
+        eprintln!(
+            "wrk is missing (install it with `apt-get install wrk`); using the built-in keep-alive client"
+        );
         Generator::BuiltIn
     }
 
