@@ -23,7 +23,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use stytch_emulator::{Emulator, EmulatorHandle, Factor, NewSession};
 
-/// The size of the Stytch-shaped token `reference/perf.md` measured with ("tokL").
+/// The target size of the Stytch-shaped benchmark token: a full session JWT with one
+/// email magic-link factor (docs/benchmark-method.md).
 pub const TOKEN_BYTES: usize = 1438;
 
 /// The cookie every harness sends.

@@ -1,4 +1,4 @@
-//! The adversarial catalogue (security.md §6.1–§6.8), table-driven: every row is one
+//! The adversarial catalogue (docs/threat-model.md, AT-* rows), table-driven: every row is one
 //! case id, driven end to end through a router with `StytchLayer` served on loopback
 //! against the Stytch emulator (or, for key-material rows, the scripted mock), checking
 //! the status, that no 5xx other than 503 occurs, the Stytch call and JWKS fetch

@@ -1,4 +1,4 @@
-//! Clock skew (security.md §6.11 C-CLK-*), the verified-token cache (C-CACHE-02) and
+//! Clock skew (docs/threat-model.md, C-CLK-*), the verified-token cache (C-CACHE-02) and
 //! configuration checked at construction (C-CFG-*, C-JWKS-15). C-CLK-04, C-CFG-03,
 //! C-CACHE-01 and C-CACHE-03 are rows in `adversarial.rs`. The validator's clock is a
 //! `ManualClock` set apart from the emulator's to play a skewed host.

@@ -1,4 +1,4 @@
-//! Upstream faults (security.md §6.9 C-JWKS-*, §6.10 C-API-*): the JWKS endpoint and
+//! Upstream faults (docs/threat-model.md, C-JWKS-* and C-API-*): the JWKS endpoint and
 //! `sessions/authenticate` slow, failing, malformed, huge, redirected or cut, through
 //! the emulator's fault injection or the scripted mock. Each test names its case id;
 //! time moves through the emulator's clock and the validator's `ManualClock` (real
@@ -39,7 +39,7 @@ fn unknown_kid_token(i: u32) -> String {
     keys::attacker().sign(&header, &own::claims_at(1_900_000_000))
 }
 
-// ---------------------------------------------------------------- JWKS (§6.9)
+// ---------------------------------------------------------------- JWKS (C-JWKS-*)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_jwks_01_cold_jwks_down_and_api_down_is_503_with_backoff() {
@@ -429,7 +429,7 @@ async fn c_jwks_18_a_leader_that_goes_away_does_not_strand_the_fetch() {
     assert_eq!(live.fetches(), 2, "C-JWKS-18");
 }
 
-// ---------------------------------------------------------------- Stytch API (§6.10)
+// ---------------------------------------------------------------- Stytch API (C-API-*)
 
 /// An expired JWT of a live session: the remote path.
 async fn expired(live: &Live) -> String {
@@ -501,9 +501,10 @@ async fn c_api_02_session_not_found_is_401_and_clears_cookies() {
     assert_eq!(live.calls(), 1, "C-API-02");
 }
 
-/// Policy: a 401 from Stytch means our secret is wrong: 500 `misconfigured` (the issue
-/// text), where security.md's row says 503. The secret never shows, and the refusal is
-/// remembered for the breaker's open period instead of costing a call per request.
+/// Policy: a 401 from Stytch means our secret is wrong: 500 `misconfigured`
+/// (`ErrorKind::Misconfigured`), not 503 (tests/README.md explains why). The secret
+/// never shows, and the refusal is remembered for the breaker's open period instead of
+/// costing a call per request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_api_03_our_credentials_rejected_is_a_misconfiguration() {
     let emu = stytch_emulator::Emulator::builder()
@@ -912,7 +913,7 @@ async fn c_api_16_what_is_remembered_and_what_is_not() {
     assert_eq!(sent.status, 200, "C-API-16: a 5xx is not cached");
 }
 
-/// The issue's "Stytch outage that recovers": the circuit opens, fails fast, lets one
+/// A Stytch outage that recovers: the circuit opens, fails fast, lets one
 /// probe through after the open period, and closes again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_opens_the_circuit_and_recovery_closes_it() {

@@ -1,4 +1,4 @@
-//! Log hygiene (security.md C-LOG-01/02, D7): every `tracing` event of every target is
+//! Log hygiene (docs/threat-model.md, C-LOG-01/02, D7): every `tracing` event of every target is
 //! captured at TRACE while the whole adversarial catalogue runs again, plus the remote
 //! paths (refreshes, session tokens, revoked sessions, Stytch and JWKS faults, a wrong
 //! secret). Then no token, JWT segment, session token or secret may appear in any event,

@@ -1,5 +1,5 @@
-//! Concurrency storms (security.md C-JWKS-10/11/12, C-API-15, C-DOS-01 scaled, the
-//! issue's forged-token flood and key rotation under load), sized for CI on 2 cores.
+//! Concurrency storms (docs/threat-model.md: C-JWKS-10/11/12, C-API-15, C-DOS-01 scaled,
+//! plus a forged-token flood and key rotation under load), sized for CI on 2 cores.
 //!
 //! Where the point is the validator's single-flight and cooldown logic, requests go
 //! through the real router in-process (`tower::ServiceExt::oneshot`): 1000 truly
@@ -199,7 +199,7 @@ fn rss_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-/// The "10k distinct forged tokens → 0 Stytch calls and bounded memory":
+/// 10k distinct forged tokens cost 0 Stytch calls and bounded memory:
 /// bad signatures under the real kid, tampered payloads, `alg:none`, junk. Memory is
 /// checked through behaviour (nothing forged enters a cache; the validator's caches
 /// are bounded by configuration, see C-CACHE-02) and, loosely, through RSS.
@@ -289,7 +289,7 @@ async fn forged_10k_distinct_tokens_cost_no_calls_and_no_memory() {
     }
 }
 
-/// The "key rotation during load": two rotations while 8 clients keep sending
+/// Key rotation during load: two rotations while 8 clients keep sending
 /// freshly minted JWTs over loopback HTTP; every request succeeds, each new kid costs
 /// one fetch, nothing goes to Stytch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

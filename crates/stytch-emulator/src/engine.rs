@@ -22,7 +22,7 @@ use crate::store::{
 };
 use crate::{ids, jwt, rbac};
 
-/// Sandbox session token that always authenticates (reference §9).
+/// Sandbox session token that always authenticates (docs/stytch-protocol.md#sandbox-values).
 pub(crate) const SANDBOX_TOKEN: &str = "WJtR5BCy38Szd5AfoDpf0iqFKEt4EE5JhjlWUY7l3FtY";
 const SANDBOX_USER_ID: &str = "user-test-e3795c81-f849-4167-bfda-e4a6e9c280fd";
 const SANDBOX_SESSION_ID: &str = "session-test-eb94233f-8800-4ebd-8645-51dc15f9d028";

@@ -108,7 +108,8 @@ impl NewSession {
     }
 }
 
-/// An authentication factor as it appears in `authentication_factors` (reference §2.3).
+/// An authentication factor as it appears in `authentication_factors`
+/// (docs/stytch-protocol.md#authenticating-a-session).
 ///
 /// `last_authenticated_at` is the emulator's time at session creation unless
 /// [`Factor::authenticated_at`] sets it.
@@ -188,7 +189,8 @@ impl Factor {
     /// `oauth` through `provider` (e.g. `"google"`) for the provider's `subject`.
     pub fn oauth(provider: &str, subject: &str) -> Self {
         let provider = provider.to_ascii_lowercase();
-        // The sub-object names split some providers into words (reference §2.3).
+        // The sub-object names split some providers into words (docs/stytch-protocol.md,
+        // "Authenticating a session").
         let key = match provider.as_str() {
             "gitlab" => "git_lab".to_owned(),
             "linkedin" => "linked_in".to_owned(),

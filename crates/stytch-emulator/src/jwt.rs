@@ -1,4 +1,5 @@
-//! Session JWTs: the claim layout of reference §5, RS256 signing and signature checks.
+//! Session JWTs: the claim layout of docs/stytch-protocol.md#session-jwts, RS256 signing
+//! and signature checks.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! RBAC policies: defaults, normalisation for strict clients, and the §7.2 check.
+//! RBAC policies: defaults, normalisation for strict clients, and the permission check of
+//! docs/stytch-protocol.md#rbac-permission-check.
 
 use serde_json::{Map, Value, json};
 
@@ -117,7 +118,8 @@ fn normalize_list(v: Option<Value>, defaults: &[(&str, Value)]) -> Vec<Value> {
         .collect()
 }
 
-/// The subject roles that grant `action` on `resource` (reference §7.2): a policy role
+/// The subject roles that grant `action` on `resource`
+/// (docs/stytch-protocol.md#rbac-permission-check): a policy role
 /// with that `role_id` has a permission on the exact resource whose actions hold the
 /// action or `"*"`. Empty means denied.
 pub(crate) fn granting_roles(

@@ -1,4 +1,5 @@
-//! JSON shapes of API objects (reference §2.2-§2.5), with every field strict clients require.
+//! JSON shapes of API objects (docs/stytch-protocol.md#authenticating-a-session), with every
+//! field strict clients require.
 
 use serde_json::{Map, Value, json};
 

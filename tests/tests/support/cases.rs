@@ -1,4 +1,4 @@
-//! The adversarial catalogue (security.md §6.1–§6.8) against the emulator: the token,
+//! The adversarial catalogue (docs/threat-model.md) against the emulator: the token,
 //! header and transport cases, one row per case id. Shared by `adversarial.rs` (which
 //! runs it) and `log_hygiene.rs` (which runs it again with every log line captured).
 
@@ -275,7 +275,7 @@ fn session_from_body(fx: &Fx, sent: &Sent) -> Result<(), String> {
     Ok(())
 }
 
-/// §6.1 forgery and key injection (the emulator-signed part).
+/// Token forgery and key injection (the emulator-signed part).
 pub fn forgery() -> Vec<Case<Fx>> {
     vec![
         case("AT-001", S200, |fx: &Fx| Req::cookie(&fx.baseline)).check(session_from_body),
@@ -427,7 +427,7 @@ pub fn forgery() -> Vec<Case<Fx>> {
     ]
 }
 
-/// §6.2 kid abuse (AT-044, AT-070 and AT-010 change the emulator's keys: `lifecycle` tests).
+/// `kid` abuse (AT-044, AT-070 and AT-010 change the emulator's keys: `lifecycle` tests).
 pub fn kid_abuse() -> Vec<Case<Fx>> {
     vec![
         case("AT-060", S401, |fx: &Fx| {
@@ -485,7 +485,7 @@ pub fn kid_abuse() -> Vec<Case<Fx>> {
     ]
 }
 
-/// §6.3 JOSE header semantics.
+/// JOSE header semantics.
 pub fn header_semantics() -> Vec<Case<Fx>> {
     vec![
         case("AT-074", S401, |fx: &Fx| {
@@ -559,7 +559,7 @@ pub fn header_semantics() -> Vec<Case<Fx>> {
     ]
 }
 
-/// §6.4 claim violations, all signed by the real key.
+/// Claim violations, all signed by the real key.
 pub fn claim_violations() -> Vec<Case<Fx>> {
     vec![
         case("AT-100", S401, |fx: &Fx| {
@@ -775,7 +775,7 @@ pub fn claim_violations() -> Vec<Case<Fx>> {
     ]
 }
 
-/// §6.5 RBAC on `/admin` (C-RBAC-01 compares the local and remote paths in `adversarial.rs`).
+/// RBAC on `/admin` (C-RBAC-01 compares the local and remote paths in `adversarial.rs`).
 pub fn rbac() -> Vec<Case<Fx>> {
     vec![
         case("AT-011", S200, |fx: &Fx| {
@@ -827,7 +827,7 @@ pub fn rbac() -> Vec<Case<Fx>> {
     ]
 }
 
-/// §6.6 encoding and parsing garbage.
+/// Encoding and parsing garbage.
 pub fn encoding() -> Vec<Case<Fx>> {
     vec![
         case("AT-150", S401, |fx: &Fx| {
@@ -911,7 +911,7 @@ pub fn encoding() -> Vec<Case<Fx>> {
     ]
 }
 
-/// §6.7 size and complexity.
+/// Size and complexity.
 pub fn sizes() -> Vec<Case<Fx>> {
     vec![
         case("AT-170", S401, |fx: &Fx| {
@@ -969,7 +969,7 @@ pub fn sizes() -> Vec<Case<Fx>> {
     ]
 }
 
-/// §6.8 cookie and header transport.
+/// Cookie and header transport.
 pub fn transport() -> Vec<Case<Fx>> {
     vec![
         case("AT-180", S401, |_: &Fx| Req::none()),

@@ -1,4 +1,4 @@
-//! A scripted stand-in for Stytch (security.md §7) for what the emulator cannot do: JWKS
+//! A scripted stand-in for Stytch for what the emulator cannot do: JWKS
 //! documents with chosen keys (weak, `e=1`, siblings, duplicates), empty or huge bodies,
 //! redirects, slow-loris and mid-body resets. Also plays `attacker.example`. Every
 //! request is recorded; the counters are the assertions.

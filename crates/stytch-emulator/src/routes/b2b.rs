@@ -1,4 +1,5 @@
-//! `POST /v1/b2b/sessions/authenticate` and `/v1/b2b/sessions/revoke` (reference §2.5, §8).
+//! `POST /v1/b2b/sessions/authenticate` and `/v1/b2b/sessions/revoke`
+//! (docs/stytch-protocol.md#authenticating-a-session, #revoking-a-session).
 
 use axum::Json;
 use axum::body::Bytes;

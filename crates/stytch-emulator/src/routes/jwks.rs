@@ -1,5 +1,6 @@
-//! `GET /v1/sessions/jwks/{project_id}` and the B2B twin (reference §4). No auth needed,
-//! Basic auth accepted (the Rust SDK sends it), bodies and query parameters ignored.
+//! `GET /v1/sessions/jwks/{project_id}` and the B2B twin (docs/stytch-protocol.md#jwks). No
+//! auth needed, Basic auth accepted (the Rust SDK sends it), bodies and query parameters
+//! ignored.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;

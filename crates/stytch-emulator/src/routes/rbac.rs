@@ -1,4 +1,5 @@
-//! RBAC policy routes (reference §7.1): project policies and B2B organization policies.
+//! RBAC policy routes (docs/stytch-protocol.md#rbac): project policies and B2B organization
+//! policies.
 
 use axum::Json;
 use axum::body::Bytes;

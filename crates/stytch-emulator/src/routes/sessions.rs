@@ -1,5 +1,5 @@
 //! `POST /v1/sessions/authenticate` and `/v1/sessions/revoke`, plus the logic the B2B
-//! versions share (reference §2, §8).
+//! versions share (docs/stytch-protocol.md#authenticating-a-session, #revoking-a-session).
 
 use axum::Json;
 use axum::body::Bytes;

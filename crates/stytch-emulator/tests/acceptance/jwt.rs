@@ -1,4 +1,5 @@
-//! Emulator JWTs checked with plain `jsonwebtoken` and against reference §5.
+//! Emulator JWTs checked with plain `jsonwebtoken` and against
+//! docs/stytch-protocol.md#session-jwts.
 
 use std::time::Duration;
 
