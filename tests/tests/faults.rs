@@ -319,10 +319,11 @@ async fn c_jwks_13_a_429_retry_after_is_honoured() {
             fresh.status, 200,
             "C-JWKS-13 at +{second}s: cached keys used"
         );
+        // The keys cannot be refreshed, so an unknown kid is not a verdict yet.
         let unknown = live
             .get("/protected", &Req::cookie(&unknown_kid_token(second)))
             .await;
-        assert_eq!(unknown.status, 401, "C-JWKS-13 at +{second}s");
+        assert_503(&unknown, "C-JWKS-13");
         tokio::time::sleep(Duration::from_millis(2)).await;
         assert_eq!(live.fetches(), 2, "C-JWKS-13 at +{second}s: no new attempt");
     }
@@ -632,13 +633,16 @@ async fn c_api_06_a_hanging_api_is_bounded_in_time_and_concurrency() {
             })
         })
         .collect();
-    let mut fast = 0;
+    // Proven sessions (authentic expired JWTs) queue for a slot for at most half the
+    // request timeout, so the excess gives up before any slot frees: never more than
+    // the cap in flight.
+    let mut overloaded = 0;
     for task in tasks {
         let (sent, took) = task.await.expect("no panic");
         assert_503(&sent, "C-API-06");
-        if took < Duration::from_millis(250) {
-            fast += 1;
-            assert_eq!(sent.json()["error"], "stytch_overloaded", "C-API-06");
+        if sent.json()["error"] == "stytch_overloaded" {
+            overloaded += 1;
+            assert!(took < Duration::from_millis(500), "C-API-06: {took:?}");
         }
     }
     assert!(
@@ -646,7 +650,10 @@ async fn c_api_06_a_hanging_api_is_bounded_in_time_and_concurrency() {
         "C-API-06: within the deadline ({:?})",
         started.elapsed()
     );
-    assert_eq!(fast, 6, "C-API-06: the excess fails at once");
+    assert_eq!(
+        overloaded, 6,
+        "C-API-06: the excess gives up within half the deadline"
+    );
     assert_eq!(
         live.calls(),
         4,

@@ -297,10 +297,28 @@ async fn cookie_names_and_sources_are_configurable() {
 }
 
 #[tokio::test]
-async fn conflicting_credentials_are_refused() {
+async fn conflicting_cookies_are_refused_and_other_sources_ignored() {
     let app = App::start(routes(), StytchLayer::new).await;
     let a = app.session(&[Factor::password()], &[]);
     let b = app.session(&[Factor::password()], &[]);
+    let response = app
+        .http
+        .get(app.url("/me"))
+        .header(
+            "cookie",
+            format!(
+                "{}; {}",
+                jwt_cookie(&a.session_jwt),
+                jwt_cookie(&b.session_jwt)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(json(response).await["error"], "conflicting_credentials");
+    // A cookie and a bearer header are two sources: the first that carries
+    // credentials (cookies, by default) is used alone.
     let response = app
         .http
         .get(app.url("/me"))
@@ -309,8 +327,8 @@ async fn conflicting_credentials_are_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 401);
-    assert_eq!(json(response).await["error"], "conflicting_credentials");
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["user_id"], a.user_id.as_str());
 }
 
 #[tokio::test]

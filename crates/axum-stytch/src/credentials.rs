@@ -22,19 +22,39 @@ pub(crate) const DEFAULT_SOURCES: [CredentialSource; 3] = [
     CredentialSource::Bearer,
 ];
 
-/// Credentials borrowed from the request.
+/// Which kind of source the credentials came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The JWT cookie and/or the token cookie: the two cookies form one source.
+    #[default]
+    Cookies,
+    /// The `Authorization: Bearer` header.
+    Bearer,
+}
+
+/// Credentials borrowed from the request, all from one origin.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Found<'a> {
     pub(crate) jwt: Option<&'a str>,
     pub(crate) token: Option<&'a str>,
+    pub(crate) origin: Origin,
+}
+
+impl Found<'_> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.jwt.is_none() && self.token.is_none()
+    }
 }
 
 /// Why the credentials in a request cannot be used at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unusable {
-    /// The same credential appears twice with different values (cookie tossing), or
-    /// the bearer header and the cookie disagree.
-    Conflicting,
+    /// One Stytch cookie name carries two different values. Either a sibling subdomain
+    /// tossed a cookie in, or (far more often) the frontend's cookie and a refreshed one
+    /// have different scopes (`Domain`), so the browser keeps and sends both.
+    ConflictingCookies,
+    /// Two `Authorization` headers.
+    ConflictingHeaders,
     /// An `Authorization` header that is not `Bearer <credential>`.
     MalformedAuthorization,
 }
@@ -42,14 +62,23 @@ pub(crate) enum Unusable {
 impl Unusable {
     pub(crate) fn reason(self) -> &'static str {
         match self {
-            Unusable::Conflicting => "conflicting_credentials",
+            Unusable::ConflictingCookies | Unusable::ConflictingHeaders => {
+                "conflicting_credentials"
+            }
             Unusable::MalformedAuthorization => "malformed_authorization",
         }
     }
 
     pub(crate) fn message(self) -> &'static str {
         match self {
-            Unusable::Conflicting => "The request carries conflicting session credentials.",
+            Unusable::ConflictingCookies => {
+                "The request carries two different values for one Stytch session cookie. \
+                 This usually means a cookie scope mismatch: the frontend sets the cookie \
+                 for a parent domain and the API refreshed it for its own host only. Set \
+                 the layer's cookie domain (StytchLayer::with_cookie_domain) to the domain \
+                 the frontend SDK uses. The API's own cookies have been cleared."
+            }
+            Unusable::ConflictingHeaders => "The request carries conflicting session credentials.",
             Unusable::MalformedAuthorization => {
                 "The Authorization header must be `Bearer <session credential>`."
             }
@@ -87,7 +116,7 @@ fn cookies<'a>(
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(v);
             match found[slot] {
-                Some(prev) if prev != v => return Err(Unusable::Conflicting),
+                Some(prev) if prev != v => return Err(Unusable::ConflictingCookies),
                 _ => found[slot] = Some(v),
             }
         }
@@ -101,7 +130,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Unusable> {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Unusable::Conflicting);
+        return Err(Unusable::ConflictingHeaders);
     }
     let value = value
         .to_str()
@@ -120,6 +149,12 @@ fn looks_like_jwt(s: &str) -> bool {
     s.bytes().filter(|&b| b == b'.').count() == 2
 }
 
+/// The request's credentials, from exactly one source: the first in `sources` that
+/// carries any Stytch credential. The JWT and token cookies together are one source
+/// (a browser sends both); the bearer header is another. Credentials of different
+/// sources are never combined, so a header cannot pair with a cookie. An
+/// `Authorization` header that is not `Bearer` only matters when no source carries a
+/// credential.
 pub(crate) fn extract<'a>(
     headers: &'a HeaderMap,
     sources: &[CredentialSource],
@@ -127,48 +162,52 @@ pub(crate) fn extract<'a>(
     token_cookie: &str,
 ) -> Result<Found<'a>, Unusable> {
     let wants = |source| sources.contains(&source).then_some(());
-    let [jwt_value, token_value] = cookies(
-        headers,
-        [
-            wants(CredentialSource::JwtCookie).map(|()| jwt_cookie),
-            wants(CredentialSource::TokenCookie).map(|()| token_cookie),
-        ],
-    )?;
-    let mut found = Found::default();
+    let mut cookie_values = None;
+    let mut malformed = None;
     for source in sources {
         match source {
-            CredentialSource::JwtCookie => {
-                if let Some(v) = jwt_value {
-                    set(&mut found.jwt, v)?;
+            CredentialSource::JwtCookie | CredentialSource::TokenCookie => {
+                // Both cookie names are read in one pass, the first time either comes up.
+                if cookie_values.is_some() {
+                    continue;
+                }
+                let [jwt, token] = cookies(
+                    headers,
+                    [
+                        wants(CredentialSource::JwtCookie).map(|()| jwt_cookie),
+                        wants(CredentialSource::TokenCookie).map(|()| token_cookie),
+                    ],
+                )?;
+                cookie_values = Some(());
+                if jwt.is_some() || token.is_some() {
+                    return Ok(Found {
+                        jwt,
+                        token,
+                        origin: Origin::Cookies,
+                    });
                 }
             }
-            CredentialSource::TokenCookie => {
-                if let Some(v) = token_value {
-                    set(&mut found.token, v)?;
-                }
-            }
-            CredentialSource::Bearer => {
-                if let Some(v) = bearer(headers)? {
-                    if looks_like_jwt(v) {
-                        set(&mut found.jwt, v)?;
+            CredentialSource::Bearer => match bearer(headers) {
+                Ok(Some(v)) => {
+                    let (jwt, token) = if looks_like_jwt(v) {
+                        (Some(v), None)
                     } else {
-                        set(&mut found.token, v)?;
-                    }
+                        (None, Some(v))
+                    };
+                    return Ok(Found {
+                        jwt,
+                        token,
+                        origin: Origin::Bearer,
+                    });
                 }
-            }
+                Ok(None) => {}
+                Err(e) => malformed = Some(e),
+            },
         }
     }
-    Ok(found)
-}
-
-/// Two sources of the same kind must agree (Kong's "multiple tokens" rule).
-fn set<'a>(slot: &mut Option<&'a str>, value: &'a str) -> Result<(), Unusable> {
-    match slot {
-        Some(prev) if *prev != value => Err(Unusable::Conflicting),
-        _ => {
-            *slot = Some(value);
-            Ok(())
-        }
+    match malformed {
+        Some(e) => Err(e),
+        None => Ok(Found::default()),
     }
 }
 
@@ -199,7 +238,8 @@ mod tests {
             get(&h).unwrap(),
             Found {
                 jwt: Some("a.b.c"),
-                token: Some("tok")
+                token: Some("tok"),
+                origin: Origin::Cookies,
             }
         );
         let h = headers(&[
@@ -238,21 +278,7 @@ mod tests {
             "cookie",
             b"stytch_session_jwt=x.y.z; stytch_session_jwt=a.b.c",
         )]);
-        assert_eq!(get(&h).unwrap_err(), Unusable::Conflicting);
-        let h = headers(&[
-            ("cookie", b"stytch_session_jwt=a.b.c"),
-            ("authorization", b"Bearer x.y.z"),
-        ]);
-        assert_eq!(get(&h).unwrap_err(), Unusable::Conflicting);
-        let h = headers(&[
-            ("cookie", b"stytch_session_jwt=a.b.c"),
-            ("authorization", b"Bearer a.b.c"),
-        ]);
-        assert_eq!(
-            get(&h).unwrap().jwt,
-            Some("a.b.c"),
-            "the same credential twice is fine"
-        );
+        assert_eq!(get(&h).unwrap_err(), Unusable::ConflictingCookies);
         for bad in [
             &b"Bearer"[..],
             b"Bearer ",
@@ -270,6 +296,56 @@ mod tests {
             ("authorization", b"Bearer a.b.c"),
             ("authorization", b"Bearer x.y.z"),
         ]);
-        assert_eq!(get(&h).unwrap_err(), Unusable::Conflicting);
+        assert_eq!(get(&h).unwrap_err(), Unusable::ConflictingHeaders);
+    }
+
+    #[test]
+    fn credentials_come_from_one_source_only() {
+        // Cookies first (the default order): the bearer header is ignored, even when
+        // it is malformed or names another session.
+        let h = headers(&[
+            ("cookie", b"stytch_session_jwt=a.b.c"),
+            ("authorization", b"Bearer opaque-token-of-someone-else"),
+        ]);
+        let found = get(&h).unwrap();
+        assert_eq!((found.jwt, found.token), (Some("a.b.c"), None));
+        assert_eq!(found.origin, Origin::Cookies);
+        let h = headers(&[
+            ("cookie", b"stytch_session=tok-a"),
+            ("authorization", b"Bearer x.y.z"),
+        ]);
+        let found = get(&h).unwrap();
+        assert_eq!((found.jwt, found.token), (None, Some("tok-a")));
+        let h = headers(&[
+            ("cookie", b"stytch_session=tok-a"),
+            ("authorization", b"Basic dXNlcjpwYXNz"),
+        ]);
+        assert_eq!(get(&h).unwrap().token, Some("tok-a"));
+        // Bearer first: the cookies are ignored.
+        let bearer_first = [
+            CredentialSource::Bearer,
+            CredentialSource::JwtCookie,
+            CredentialSource::TokenCookie,
+        ];
+        let h = headers(&[
+            ("cookie", b"stytch_session_jwt=a.b.c; stytch_session=tok-a"),
+            ("authorization", b"Bearer x.y.z"),
+        ]);
+        let found = extract(&h, &bearer_first, "stytch_session_jwt", "stytch_session").unwrap();
+        assert_eq!(
+            found,
+            Found {
+                jwt: Some("x.y.z"),
+                token: None,
+                origin: Origin::Bearer
+            }
+        );
+        // A source that carries nothing passes the turn to the next.
+        let h = headers(&[("cookie", b"stytch_session=tok-a")]);
+        let found = extract(&h, &bearer_first, "stytch_session_jwt", "stytch_session").unwrap();
+        assert_eq!(
+            (found.token, found.origin),
+            (Some("tok-a"), Origin::Cookies)
+        );
     }
 }

@@ -124,7 +124,11 @@ fn guard(kind: Kind) -> Guard {
     Guard(Arc::new(kind))
 }
 
-/// At least `n` distinct factor types (e.g. 2 for MFA: a magic link and a TOTP code).
+/// At least `n` factors, counted as Stytch lists them: distinct (`type`,
+/// `delivery_method`) pairs (e.g. 2 for MFA: a magic link and a TOTP code). Two factors
+/// on one channel (an email magic link and an email OTP) count as two, as in Stytch's
+/// own `authentication_factors.length >= 2` check; for step-up on a specific channel use
+/// [`require_factor`] or [`require_recent_factor`].
 pub fn require_factor_count(n: usize) -> Guard {
     guard(Kind::FactorCount(n))
 }
@@ -407,7 +411,7 @@ where
                             "missing_credentials",
                             "A Stytch session is required.",
                         );
-                        shared.reject(error, false, req.headers())
+                        shared.reject(error, false, req.headers(), false)
                     }
                     None => MissingStytchLayer.into_response(),
                 };
@@ -427,7 +431,7 @@ where
                 Ok(()) => inner.call(req).await,
                 Err(error) => Ok(session
                     .shared()
-                    .reject(error, true, req.headers())
+                    .reject(error, true, req.headers(), false)
                     .map(ResBody::from)),
             }
         }))

@@ -4,19 +4,20 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use cookie::SameSite;
-use http::header::{ACCEPT, SET_COOKIE};
+use http::header::{ACCEPT, CACHE_CONTROL, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request};
 use stytch_validator::{AuthError, Authenticated, Credentials, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::cookies::CookieSettings;
-use crate::credentials::{self, CredentialSource, DEFAULT_SOURCES};
+use crate::credentials::{self, CredentialSource, DEFAULT_SOURCES, Origin, Unusable};
 use crate::rejection::{RejectionHandler, StytchRejection, login_redirect};
 use crate::session::{LayerRan, StytchSession};
 
@@ -30,6 +31,13 @@ enum Mode {
     Optional { continue_on_invalid: bool },
 }
 
+impl Mode {
+    /// Optional, treating unusable, invalid, expired or revoked credentials as absent.
+    const OPTIONAL_LENIENT: Mode = Mode::Optional {
+        continue_on_invalid: true,
+    };
+}
+
 /// The layer's settings, shared by every request (and by the sessions it creates).
 #[derive(Clone)]
 pub(crate) struct Shared {
@@ -39,19 +47,25 @@ pub(crate) struct Shared {
     cookies: CookieSettings,
     pub(crate) handler: Option<RejectionHandler>,
     login_url: Option<Cow<'static, str>>,
+    /// When a cookie conflict was last logged (clock millis), to log it once a minute.
+    conflict_logged_at: Arc<AtomicI64>,
 }
+
+/// How often a cookie conflict is logged at most.
+const CONFLICT_LOG_INTERVAL_MS: i64 = 60_000;
 
 impl Shared {
     /// The response for a refusal: a login redirect for browsers when configured, else
-    /// the user's handler, else the default JSON rejection. A session Stytch says is
-    /// gone also clears the cookies.
+    /// the user's handler, else the default JSON rejection. With `clear_cookies` (a
+    /// session Stytch says is gone, or cookies in conflict) the response also deletes
+    /// the cookies this layer writes.
     pub(crate) fn reject(
         &self,
         error: AuthError,
         credentials_present: bool,
         headers: &HeaderMap,
+        clear_cookies: bool,
     ) -> Response {
-        let clear = self.cookies.write && error.reason() == "session_not_found";
         let wants_html = headers
             .get(ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -66,12 +80,62 @@ impl Shared {
                 }
             }
         };
-        if clear {
-            for value in self.cookies.cleared().into_iter().flatten() {
-                response.headers_mut().append(SET_COOKIE, value);
-            }
+        if clear_cookies && self.cookies.write {
+            append_cookies(response.headers_mut(), self.cookies.cleared());
         }
         response
+    }
+
+    /// Whether a refusal for `error` deletes the session cookies: only when Stytch said
+    /// the session is gone.
+    fn clears_cookies_for(error: &AuthError) -> bool {
+        error.reason() == "session_not_found"
+    }
+
+    /// Two different values under one Stytch cookie name. Logged at warn, once a minute
+    /// at most: it is a deployment problem (cookie scope) an operator must fix, and the
+    /// same browser repeats it on every request until then.
+    fn log_conflict(&self) {
+        let now = self.validator.config().clock().now_millis();
+        let last = self.conflict_logged_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= CONFLICT_LOG_INTERVAL_MS
+            && self
+                .conflict_logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                cookie = %self.cookies.jwt_name,
+                domain = self.cookies.domain.as_deref().unwrap_or("(host-only)"),
+                "stytch.cookies.conflict: a request carried two different values for one \
+                 Stytch session cookie, most likely the frontend's cookie and a refreshed \
+                 one with a different Domain; set StytchLayer::with_cookie_domain to the \
+                 domain the frontend SDK uses"
+            );
+        }
+    }
+}
+
+/// Appends `Set-Cookie` values, and keeps the response out of shared caches: a response
+/// that carries a session must never be served to someone else. A handler's own
+/// `no-store` is kept; anything weaker becomes `private, no-store`.
+fn append_cookies(headers: &mut HeaderMap, values: [Option<HeaderValue>; 2]) {
+    let mut added = false;
+    for value in values.into_iter().flatten() {
+        headers.append(SET_COOKIE, value);
+        added = true;
+    }
+    if !added {
+        return;
+    }
+    let no_store = headers.get_all(CACHE_CONTROL).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
+        })
+    });
+    if !no_store {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     }
 }
 
@@ -111,6 +175,7 @@ impl StytchLayer {
                 cookies: CookieSettings::default(),
                 handler: None,
                 login_url: None,
+                conflict_logged_at: Arc::new(AtomicI64::new(i64::MIN)),
             }),
         }
     }
@@ -130,9 +195,11 @@ impl StytchLayer {
         Arc::make_mut(&mut self.shared)
     }
 
-    /// In optional mode, treat invalid, expired or revoked credentials like absent ones
-    /// instead of answering 401. Errors that are not the client's fault (503, 500) are
-    /// still answered.
+    /// In optional mode, treat credentials that cannot be used (conflicting cookies, a
+    /// malformed `Authorization` header) and invalid, expired or revoked ones like absent
+    /// ones instead of answering 401: the handler runs without a session. Errors that
+    /// are not the client's fault (503, 500) are still answered. Has no effect on a
+    /// required layer ([`StytchLayer::new`]).
     pub fn continue_on_invalid(mut self, yes: bool) -> Self {
         if let Mode::Optional {
             continue_on_invalid,
@@ -303,8 +370,25 @@ where
         ) {
             Ok(found) => found,
             Err(unusable) => {
+                let conflict = unusable == Unusable::ConflictingCookies;
+                if conflict {
+                    shared.log_conflict();
+                }
+                if shared.mode == Mode::OPTIONAL_LENIENT {
+                    // Treated like absent credentials, as documented; a cookie conflict
+                    // still gets the layer's own cookies cleared so the next request
+                    // recovers.
+                    req.extensions_mut().insert(LayerRan(Arc::clone(shared)));
+                    let clear = (conflict && cookies.write).then(|| cookies.cleared());
+                    return ResponseFuture::inner(self.inner.call(req), clear);
+                }
                 let error = AuthError::unauthenticated(unusable.reason(), unusable.message());
-                return ResponseFuture::rejected(shared.reject(error, true, req.headers()));
+                return ResponseFuture::rejected(shared.reject(
+                    error,
+                    true,
+                    req.headers(),
+                    conflict,
+                ));
             }
         };
         // The hot path: a JWT verified before, re-checked in memory.
@@ -313,14 +397,14 @@ where
                 .insert(StytchSession::new(session, Arc::clone(shared)));
             return ResponseFuture::inner(self.inner.call(req), None);
         }
-        if found.jwt.is_none() && found.token.is_none() {
+        if found.is_empty() {
             return match shared.mode {
                 Mode::Required => {
                     let error = AuthError::unauthenticated(
                         "missing_credentials",
                         "A Stytch session is required.",
                     );
-                    ResponseFuture::rejected(shared.reject(error, false, req.headers()))
+                    ResponseFuture::rejected(shared.reject(error, false, req.headers(), false))
                 }
                 Mode::Optional { .. } => {
                     req.extensions_mut().insert(LayerRan(Arc::clone(shared)));
@@ -328,6 +412,7 @@ where
                 }
             };
         }
+        let origin = found.origin;
         let credentials = Credentials {
             session_jwt: found.jwt.map(str::to_owned),
             session_token: found.token.map(str::to_owned),
@@ -343,6 +428,7 @@ where
                 service: Some(inner),
                 request: Some(req),
                 shared: Arc::clone(shared),
+                origin,
             },
         }
     }
@@ -370,6 +456,7 @@ pin_project_lite::pin_project! {
             service: Option<S>,
             request: Option<Request<ReqBody>>,
             shared: Arc<Shared>,
+            origin: Origin,
         },
         Inner {
             #[pin]
@@ -429,6 +516,7 @@ where
                     service,
                     request,
                     shared,
+                    origin,
                 } => {
                     let result = ready!(auth.as_mut().poll(cx));
                     let (Some(mut service), Some(mut request)) = (service.take(), request.take())
@@ -439,21 +527,27 @@ where
                             "internal error",
                         );
                         return Poll::Ready(Ok(shared
-                            .reject(error, true, &HeaderMap::new())
+                            .reject(error, true, &HeaderMap::new(), false)
                             .map(ResBody::from)));
                     };
                     let next = match result {
                         Ok(Authenticated { session, refreshed }) => {
-                            let set_cookies = refreshed.filter(|_| shared.cookies.write).map(|r| {
-                                shared.cookies.refreshed(
-                                    &r.session_jwt,
-                                    &r.session_token,
-                                    session.expires_at(),
-                                )
-                            });
-                            request
-                                .extensions_mut()
-                                .insert(StytchSession::new(session, Arc::clone(shared)));
+                            // Cookies are written only for credentials that came from
+                            // cookies: a bearer client's tokens never land in a cookie jar.
+                            let set_cookies = refreshed
+                                .as_ref()
+                                .filter(|_| shared.cookies.write && *origin == Origin::Cookies)
+                                .map(|r| {
+                                    shared.cookies.refreshed(
+                                        &r.session_jwt,
+                                        &r.session_token,
+                                        session.expires_at(),
+                                    )
+                                });
+                            request.extensions_mut().insert(
+                                StytchSession::new(session, Arc::clone(shared))
+                                    .with_refreshed(refreshed),
+                            );
                             State::Inner {
                                 future: service.call(request),
                                 set_cookies,
@@ -461,10 +555,7 @@ where
                         }
                         Err(error)
                             if error.is_unauthenticated()
-                                && shared.mode
-                                    == (Mode::Optional {
-                                        continue_on_invalid: true,
-                                    }) =>
+                                && shared.mode == Mode::OPTIONAL_LENIENT =>
                         {
                             request
                                 .extensions_mut()
@@ -474,9 +565,19 @@ where
                                 set_cookies: None,
                             }
                         }
-                        Err(error) => State::Rejected {
-                            response: Some(shared.reject(error, true, request.headers())),
-                        },
+                        Err(error) => {
+                            // Only cookies the request sent are cleared.
+                            let clear =
+                                *origin == Origin::Cookies && Shared::clears_cookies_for(&error);
+                            State::Rejected {
+                                response: Some(shared.reject(
+                                    error,
+                                    true,
+                                    request.headers(),
+                                    clear,
+                                )),
+                            }
+                        }
                     };
                     this.state.set(next);
                 }
@@ -486,9 +587,7 @@ where
                 } => {
                     let mut response = ready!(future.poll(cx))?;
                     if let Some(values) = set_cookies.take() {
-                        for value in values.into_iter().flatten() {
-                            response.headers_mut().append(SET_COOKIE, value);
-                        }
+                        append_cookies(response.headers_mut(), values);
                     }
                     return Poll::Ready(Ok(response));
                 }

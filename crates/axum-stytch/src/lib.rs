@@ -59,8 +59,10 @@
 //! # Optional authentication
 //!
 //! [`StytchLayer::optional`] lets requests without credentials through; extract
-//! `Option<StytchSession>`. Bad credentials are still answered with 401 unless
-//! [`StytchLayer::continue_on_invalid`] is set.
+//! `Option<StytchSession>`. Bad credentials (conflicting cookies, a malformed
+//! `Authorization` header, an invalid, expired or revoked session) are still answered
+//! with 401 unless [`StytchLayer::continue_on_invalid`] is set, which treats them as
+//! absent.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -110,10 +112,30 @@
 //!
 //! When Stytch issues a fresh JWT (the old one had expired), the response carries
 //! `Set-Cookie` for both cookies, with the attributes Stytch's frontend SDK uses:
-//! `Path=/`, `SameSite=Lax`, `Secure`, expiring with the session. Change them with
+//! `Path=/`, `SameSite=Lax`, `Secure`, expiring with the session, and
+//! `Cache-Control: private, no-store` so no shared cache stores a response that carries
+//! a session (a handler's own `no-store` is kept). Change the attributes with
 //! [`StytchLayer::with_cookie_names`], [`with_cookie_domain`](StytchLayer::with_cookie_domain),
 //! [`with_same_site`](StytchLayer::with_same_site), [`with_http_only`](StytchLayer::with_http_only)
 //! and friends. When Stytch says the session is gone, both cookies are cleared.
+//!
+//! **Set [`with_cookie_domain`](StytchLayer::with_cookie_domain) to the domain your
+//! frontend SDK uses** (its `cookieOptions.domain`). If the frontend on
+//! `app.example.com` sets `stytch_session_jwt` for `Domain=example.com` and the API on
+//! `api.example.com` refreshes it host-only, the browser keeps both cookies and sends
+//! two different values. The layer refuses such a request (a sibling subdomain could
+//! have planted one of them) with 401 `conflicting_credentials`, clears the cookies it
+//! writes itself so the next request recovers, and logs a warning at most once a minute
+//! that names the setting. Until the domain matches, the conflict comes back after
+//! every refresh.
+//!
+//! A request's credentials come from one source only: the first in
+//! [`with_sources`](StytchLayer::with_sources) order that carries any (the two cookies
+//! count as one source). A cookie and an `Authorization` header are never combined.
+//! Refreshed tokens become cookies only when the request authenticated with cookies. A
+//! bearer client (a mobile app, a service) gets no cookies: its Stytch SDK keeps its
+//! JWT fresh, or your handler returns
+//! [`StytchSession::refreshed_tokens`] to it when the layer had to ask Stytch.
 //!
 //! Stytch's cookies are `SameSite=Lax` and readable by JavaScript; protect
 //! state-changing routes against CSRF (for example with a CSRF token or by requiring

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use stytch_validator::{AuthError, Authorization, Session, Validator};
+use stytch_validator::{AuthError, Authorization, RefreshedTokens, Session, Validator};
 
 use crate::guard::{Guard, RequestContext};
 use crate::layer::Shared;
@@ -30,6 +30,7 @@ use crate::rejection::{MissingStytchLayer, SessionRejection, StytchRejection};
 pub struct StytchSession {
     session: Session,
     shared: Arc<Shared>,
+    refreshed: Option<Arc<RefreshedTokens>>,
 }
 
 /// Marks a request the layer saw and let through without a session (optional mode).
@@ -38,7 +39,26 @@ pub(crate) struct LayerRan(pub(crate) Arc<Shared>);
 
 impl StytchSession {
     pub(crate) fn new(session: Session, shared: Arc<Shared>) -> Self {
-        Self { session, shared }
+        Self {
+            session,
+            shared,
+            refreshed: None,
+        }
+    }
+
+    pub(crate) fn with_refreshed(mut self, refreshed: Option<RefreshedTokens>) -> Self {
+        self.refreshed = refreshed.map(Arc::new);
+        self
+    }
+
+    /// The fresh JWT and token Stytch issued for this request, when the layer had to ask
+    /// Stytch (the JWT had expired, or only a session token was sent).
+    ///
+    /// For cookie clients the layer already wrote them as cookies. A bearer client gets
+    /// no cookies; return these to it yourself (for example in a response header) so it
+    /// can send the new JWT next time instead of costing a Stytch call per request.
+    pub fn refreshed_tokens(&self) -> Option<&RefreshedTokens> {
+        self.refreshed.as_deref()
     }
 
     /// The session, without the layer's context.
@@ -68,7 +88,8 @@ impl StytchSession {
             .map_err(|e| self.rejection(e))
     }
 
-    /// Checks an RBAC permission against the project's policy (reference §7.2).
+    /// Checks an RBAC permission against the project's policy
+    /// (docs/stytch-protocol.md#rbac-permission-check).
     pub async fn authorize(
         &self,
         resource: &str,

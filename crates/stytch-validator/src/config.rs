@@ -107,6 +107,9 @@ pub struct StytchConfig {
     pub(crate) rejected_cache_capacity: usize,
     pub(crate) rejected_ttl: Duration,
     pub(crate) max_in_flight: usize,
+    pub(crate) remote_rate: u32,
+    pub(crate) remote_burst: u32,
+    pub(crate) max_session_token_bytes: usize,
     pub(crate) breaker_threshold: u32,
     pub(crate) breaker_open_for: Duration,
     pub(crate) policy_ttl: Duration,
@@ -156,6 +159,9 @@ impl StytchConfig {
             rejected_cache_capacity: 10_000,
             rejected_ttl: Duration::from_secs(10),
             max_in_flight: 32,
+            remote_rate: 100,
+            remote_burst: 200,
+            max_session_token_bytes: 256,
             breaker_threshold: 5,
             breaker_open_for: Duration::from_secs(10),
             policy_ttl: Duration::from_secs(300),
@@ -289,6 +295,9 @@ pub struct StytchConfigBuilder {
     rejected_cache_capacity: usize,
     rejected_ttl: Duration,
     max_in_flight: usize,
+    remote_rate: u32,
+    remote_burst: u32,
+    max_session_token_bytes: usize,
     breaker_threshold: u32,
     breaker_open_for: Duration,
     policy_ttl: Duration,
@@ -388,9 +397,32 @@ impl StytchConfigBuilder {
         self
     }
 
-    /// At most this many concurrent calls to Stytch; more fail fast with 503 (default 32).
+    /// At most this many concurrent calls to Stytch (default 32). Proven sessions (an
+    /// authentic but expired JWT) wait for a slot, up to half the request timeout; unproven
+    /// credentials (bare session tokens) may use half the slots, and fail fast with 503
+    /// when none is free.
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.max_in_flight = max;
+        self
+    }
+
+    /// The remote budget: at most `rate_per_sec` calls to Stytch per second, in bursts
+    /// of up to `burst` (defaults 100 and 200, per process). Half the burst is kept for
+    /// proven sessions (an authentic but expired JWT), so a flood of made-up session
+    /// tokens cannot lock out real users whose JWT needs refreshing. A call over budget
+    /// answers 503 `stytch_budget_exhausted` with `Retry-After`. A rate of 0 disables
+    /// the budget.
+    pub fn remote_budget(mut self, rate_per_sec: u32, burst: u32) -> Self {
+        self.remote_rate = rate_per_sec;
+        self.remote_burst = burst;
+        self
+    }
+
+    /// The longest session token worth asking Stytch about (default 256 bytes). Tokens
+    /// that are empty, longer, or not base64url are refused locally with
+    /// `session_token_malformed` and never cost a call.
+    pub fn max_session_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_session_token_bytes = bytes;
         self
     }
 
@@ -483,6 +515,9 @@ impl StytchConfigBuilder {
             rejected_cache_capacity: self.rejected_cache_capacity,
             rejected_ttl: self.rejected_ttl,
             max_in_flight: self.max_in_flight,
+            remote_rate: self.remote_rate,
+            remote_burst: self.remote_burst,
+            max_session_token_bytes: self.max_session_token_bytes,
             breaker_threshold: self.breaker_threshold.max(1),
             breaker_open_for: self.breaker_open_for,
             policy_ttl: self.policy_ttl,

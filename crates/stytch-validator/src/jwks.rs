@@ -156,6 +156,10 @@ impl Jwks {
     /// per cooldown), or because there are no usable keys. Waits for the result.
     pub(crate) async fn refresh(&self, unknown_kid: bool) -> Refresh {
         let now = self.0.config.clock.now_millis();
+        // The cooldown slot this call took, and what it held before: a failed fetch
+        // gives it back, so only fetches that succeeded spend the cooldown; failures
+        // are governed by the backoff.
+        let mut took_cooldown = None;
         if !self.0.flights.in_flight(&()) {
             let mut schedule = self
                 .0
@@ -178,17 +182,28 @@ impl Jwks {
                 if cooling {
                     return Refresh::CoolingDown;
                 }
-                schedule.last_kid_refresh_ms = Some(now);
+                took_cooldown = Some(schedule.last_kid_refresh_ms.replace(now));
             }
         }
-        match self.start_fetch().await {
+        let result = match self.start_fetch().await {
             Some(Ok(_)) => Refresh::Done,
             Some(Err(failed)) => Refresh::Failed(failed),
             None => Refresh::Failed(FetchFailed {
                 reason: "jwks_unavailable",
                 retry_after: MIN_BACKOFF,
             }),
+        };
+        if let (Refresh::Failed(_), Some(previous)) = (&result, took_cooldown) {
+            let mut schedule = self
+                .0
+                .schedule
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if schedule.last_kid_refresh_ms == Some(now) {
+                schedule.last_kid_refresh_ms = previous;
+            }
         }
+        result
     }
 
     fn refresh_in_background(&self, now: i64) {
@@ -353,7 +368,11 @@ fn usable_key(jwk: RawJwk) -> Option<(String, ParsedPublicKey)> {
     let n = strip_leading_zeros(&n);
     let e = strip_leading_zeros(&e);
     // At least 2048 bits; an odd exponent of at least 3 (e = 1 makes forgery trivial).
-    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+    // Checked: an empty or all-zero modulus has no bits at all.
+    let bits = n
+        .len()
+        .checked_mul(8)?
+        .checked_sub(n.first()?.leading_zeros() as usize)?;
     let e_value = e.iter().try_fold(0u64, |acc, &b| {
         acc.checked_mul(256).map(|a| a + u64::from(b))
     });
@@ -388,5 +407,19 @@ mod tests {
         );
         let odd = br#"{"keys":[{"kty":"EC","kid":"a","crv":"P-256"},{"kty":"RSA","kid":"b","n":"AQAB","e":"AQAB"},42]}"#;
         assert_eq!(parse_key_set(odd).unwrap_err(), "jwks_no_usable_keys");
+    }
+
+    #[test]
+    fn an_empty_or_all_zero_modulus_is_skipped_not_a_panic() {
+        for n in ["", "AA", "AAAAAAAA"] {
+            let doc = format!(
+                r#"{{"keys":[{{"kty":"RSA","kid":"z","alg":"RS256","n":"{n}","e":"AQAB"}}]}}"#
+            );
+            assert_eq!(
+                parse_key_set(doc.as_bytes()).unwrap_err(),
+                "jwks_no_usable_keys",
+                "n = {n:?}"
+            );
+        }
     }
 }

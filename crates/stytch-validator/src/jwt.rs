@@ -1,6 +1,7 @@
-//! Local session-JWT verification (reference §11.2, security.md §3.1): compact-JWS
-//! parsing with size and syntax gates, RS256 only, claim checks against an injected
-//! clock, and the mapping of claims into a [`Session`].
+//! Local session-JWT verification (docs/stytch-protocol.md#session-jwts; design
+//! decisions D1 and D2 in docs/threat-model.md): compact-JWS parsing with size and
+//! syntax gates, RS256 only, claim checks against an injected clock, and the mapping
+//! of claims into a [`Session`].
 
 use std::collections::HashSet;
 

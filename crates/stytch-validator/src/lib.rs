@@ -60,6 +60,7 @@
 //! `failures`, `retry_in_ms`), `stytch.rbac.policy_refreshed`.
 
 mod breaker;
+mod budget;
 mod clock;
 mod config;
 mod error;

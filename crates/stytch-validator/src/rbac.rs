@@ -1,12 +1,14 @@
-//! Stytch RBAC: the project policy, cached, and the local check of reference §7.2.
+//! Stytch RBAC: the project policy, cached, and the local permission check of
+//! docs/stytch-protocol.md#rbac-permission-check.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::elapsed;
+use crate::clock::{elapsed, millis};
 use crate::config::StytchConfig;
 use crate::error::AuthError;
 use crate::http::{self, Fetched};
@@ -75,7 +77,8 @@ impl Policy {
     }
 }
 
-/// §7.2 over any list of policy roles (B2B: project roles then organization roles).
+/// The permission check (docs/stytch-protocol.md#rbac-permission-check) over any list
+/// of policy roles (B2B: project roles then organization roles).
 pub(crate) fn granting<'a>(
     policy_roles: impl IntoIterator<Item = &'a Role>,
     roles: &[String],
@@ -128,9 +131,32 @@ struct Cached {
 /// Which policy: the project's, or one organization's custom roles (B2B).
 type PolicyKey = Option<Arc<str>>;
 
+/// A fetch under way, shared by everyone who waits for it.
+type PolicyFlight = futures_util::future::Shared<
+    futures_util::future::BoxFuture<'static, Option<Result<Arc<Policy>, AuthError>>>,
+>;
+
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Failure records kept at most (one per organization whose policy failed to load).
+const MAX_FAILURE_RECORDS: usize = 4096;
+
+/// Failed fetches of one policy, for the backoff.
+#[derive(Clone, Copy)]
+struct Failures {
+    count: u32,
+    /// No new fetch before this (clock millis).
+    not_before_ms: i64,
+}
+
 /// Policies fetched on first use and again when older than the TTL: the project
-/// policy and, for B2B, each organization's custom roles. One fetch per policy at a
-/// time; when a refresh fails the previous copy keeps being used (stale-if-error).
+/// policy and, for B2B, each organization's custom roles.
+///
+/// Only a cold start waits for a fetch (bounded by the request timeout). Once a policy
+/// is held, a check never waits: past the TTL the held copy answers at once while one
+/// background fetch replaces it (stale-if-error). Failed fetches back off exponentially
+/// or as long as `Retry-After` asks, and a cold start during the backoff answers 503 at
+/// once instead of asking again.
 #[derive(Clone)]
 pub(crate) struct PolicyCache(Arc<Inner>);
 
@@ -140,6 +166,7 @@ struct Inner {
     project: ArcSwapOption<Cached>,
     organizations: quick_cache::sync::Cache<Arc<str>, Arc<Cached>>,
     flights: SingleFlight<PolicyKey, Result<Arc<Policy>, AuthError>>,
+    failures: Mutex<HashMap<PolicyKey, Failures>>,
     fetches: std::sync::atomic::AtomicU64,
 }
 
@@ -151,6 +178,7 @@ impl PolicyCache {
             project: ArcSwapOption::empty(),
             organizations: quick_cache::sync::Cache::new(1024),
             flights: SingleFlight::default(),
+            failures: Mutex::default(),
             fetches: std::sync::atomic::AtomicU64::new(0),
         }))
     }
@@ -178,49 +206,93 @@ impl PolicyCache {
             None => self.0.project.load_full(),
             Some(org) => self.0.organizations.get(org),
         };
-        if let Some(cached) = &current
-            && elapsed(cached.fetched_at_ms, now) < self.0.config.policy_ttl
-        {
+        let backoff = self.0.backoff(&key, now);
+        if let Some(cached) = current {
+            if elapsed(cached.fetched_at_ms, now) >= self.0.config.policy_ttl && backoff.is_none() {
+                // Fire and forget: the flight runs in its own task.
+                drop(self.start_fetch(key));
+            }
             return Ok(Arc::clone(&cached.policy));
         }
+        if let Some(wait) = backoff {
+            return Err(unavailable("rbac_policy_unavailable", Some(wait)));
+        }
+        match self.start_fetch(key).await {
+            Some(result) => result,
+            None => Err(unavailable("rbac_policy_unavailable", None)),
+        }
+    }
+
+    fn start_fetch(&self, key: PolicyKey) -> PolicyFlight {
         let inner = Arc::clone(&self.0);
         let flight_key = key.clone();
         let (flight, _) = self
             .0
             .flights
             .run(flight_key, move || async move { inner.fetch(key).await });
-        match flight.await {
-            Some(Ok(policy)) => Ok(policy),
-            failed => match current {
-                // Stale-if-error: a policy that was right a moment ago beats a 503.
-                Some(cached) => {
-                    tracing::warn!("stytch.rbac.serving_stale_policy");
-                    Ok(Arc::clone(&cached.policy))
-                }
-                None => Err(failed.and_then(Result::err).unwrap_or_else(|| {
-                    AuthError::unavailable(
-                        "rbac_policy_unavailable",
-                        "The RBAC policy could not be loaded.",
-                        Duration::from_secs(1),
-                    )
-                })),
-            },
-        }
+        flight
     }
 }
 
+fn unavailable(reason: &'static str, retry_after: Option<Duration>) -> AuthError {
+    AuthError::unavailable(
+        reason,
+        "The RBAC policy could not be loaded.",
+        retry_after.unwrap_or(MIN_BACKOFF),
+    )
+}
+
 impl Inner {
+    /// How long until this policy may be fetched again, if it is backing off.
+    fn backoff(&self, key: &PolicyKey, now: i64) -> Option<Duration> {
+        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let f = failures.get(key)?;
+        (now < f.not_before_ms).then(|| elapsed(now, f.not_before_ms))
+    }
+
+    fn record(&self, key: &PolicyKey, result: &Result<Arc<Policy>, AuthError>) {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(_) => {
+                failures.remove(key);
+            }
+            Err(error) => {
+                if failures.len() >= MAX_FAILURE_RECORDS && !failures.contains_key(key) {
+                    failures.clear();
+                }
+                let now = self.config.clock.now_millis();
+                let count = failures.get(key).map_or(0, |f| f.count).saturating_add(1);
+                let backoff = MIN_BACKOFF
+                    .saturating_mul(1 << (count - 1).min(6))
+                    .min(MAX_BACKOFF);
+                let wait = error.retry_after().map_or(backoff, |r| r.max(backoff));
+                failures.insert(
+                    key.clone(),
+                    Failures {
+                        count,
+                        not_before_ms: now.saturating_add(millis(wait)),
+                    },
+                );
+                tracing::warn!(
+                    reason = error.reason(),
+                    failures = count,
+                    retry_in_ms = millis(wait),
+                    "stytch.rbac.fetch_failed"
+                );
+            }
+        }
+    }
+
     async fn fetch(&self, key: PolicyKey) -> Result<Arc<Policy>, AuthError> {
+        let result = self.fetch_once(&key).await;
+        self.record(&key, &result);
+        result
+    }
+
+    async fn fetch_once(&self, key: &PolicyKey) -> Result<Arc<Policy>, AuthError> {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let unavailable = |reason: &'static str, retry_after: Option<Duration>| {
-            AuthError::unavailable(
-                reason,
-                "The RBAC policy could not be loaded.",
-                retry_after.unwrap_or(Duration::from_secs(1)),
-            )
-        };
-        let url = match &key {
+        let url = match key {
             None => self.config.policy_url(),
             Some(org) => self.config.organization_policy_url(org),
         };
@@ -228,7 +300,7 @@ impl Inner {
             Ok(Fetched {
                 status: 200, body, ..
             }) => {
-                let policy = match &key {
+                let policy = match key {
                     None => serde_json::from_slice::<PolicyResponse>(&body).map(|r| r.policy),
                     Some(_) => serde_json::from_slice::<OrgPolicyResponse>(&body).map(|r| Policy {
                         roles: r.org_policy.roles,
@@ -236,17 +308,7 @@ impl Inner {
                     }),
                 }
                 .map_err(|_| unavailable("rbac_policy_malformed", None))?;
-                let policy = Arc::new(policy);
-                let cached = Arc::new(Cached {
-                    policy: Arc::clone(&policy),
-                    fetched_at_ms: self.config.clock.now_millis(),
-                });
-                match key {
-                    None => self.project.store(Some(cached)),
-                    Some(org) => self.organizations.insert(org, cached),
-                }
-                tracing::debug!(roles = policy.roles.len(), "stytch.rbac.policy_refreshed");
-                Ok(policy)
+                Ok(self.store(key, policy))
             }
             Ok(Fetched { status: 401, .. }) => Err(AuthError::misconfigured(
                 "stytch_rejected_credentials",
@@ -254,13 +316,27 @@ impl Inner {
             )),
             Ok(Fetched { status: 404, .. }) if key.is_some() => {
                 // An organization Stytch does not know has no custom roles.
-                Ok(Arc::new(Policy::default()))
+                Ok(self.store(key, Policy::default()))
             }
             Ok(Fetched { retry_after, .. }) => {
                 Err(unavailable("rbac_policy_unavailable", retry_after))
             }
             Err(reason) => Err(unavailable(reason, None)),
         }
+    }
+
+    fn store(&self, key: &PolicyKey, policy: Policy) -> Arc<Policy> {
+        let policy = Arc::new(policy);
+        let cached = Arc::new(Cached {
+            policy: Arc::clone(&policy),
+            fetched_at_ms: self.config.clock.now_millis(),
+        });
+        match key {
+            None => self.project.store(Some(cached)),
+            Some(org) => self.organizations.insert(Arc::clone(org), cached),
+        }
+        tracing::debug!(roles = policy.roles.len(), "stytch.rbac.policy_refreshed");
+        policy
     }
 }
 

@@ -2,10 +2,13 @@
 //!
 //! Every call goes through, in order: the rejected-credentials memory (a credential
 //! Stytch just refused is refused again without asking), coalescing (concurrent calls
-//! for one credential share one request), the circuit breaker, and a cap on calls in
-//! flight. A call has a total deadline and at most one retry, on 5xx or 429. A 429 whose
-//! `Retry-After` is longer than the retry delay pauses every call until then; a 401 (our
-//! own credentials refused) is answered from memory for the breaker's open period.
+//! for one credential share one request), a cap on calls in flight, the circuit
+//! breaker, and the remote budget. Proven sessions (authentic JWTs) go before unproven
+//! credentials at the cap and in the budget. A call has a total deadline and at most one
+//! retry, on 5xx or 429. A 429 whose `Retry-After` is longer than the retry delay pauses
+//! every call until then; a 401 that says our own credentials are wrong is answered from
+//! memory for the breaker's open period. Only Stytch's own error bodies count as a
+//! verdict on a session; any other answer is an upstream fault (503).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -14,10 +17,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
 use crate::breaker::{Admit, Breaker};
+use crate::budget::{Budget, Standing};
 use crate::clock::{elapsed, millis};
 use crate::config::{StytchConfig, Vertical};
 use crate::error::AuthError;
@@ -67,6 +71,9 @@ struct Inner {
     url: String,
     breaker: Breaker,
     in_flight: Arc<Semaphore>,
+    /// The share of `in_flight` that unproven credentials may use.
+    unproven_in_flight: Arc<Semaphore>,
+    budget: Budget,
     flights: SingleFlight<Credential, RemoteResult>,
     /// SHA-256 of a credential Stytch refused → (until when, why).
     rejected: Option<quick_cache::sync::Cache<[u8; 32], (i64, &'static str)>>,
@@ -95,6 +102,8 @@ impl Remote {
             url: config.authenticate_url(),
             breaker: Breaker::new(config.breaker_threshold, config.breaker_open_for),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            unproven_in_flight: Arc::new(Semaphore::new((config.max_in_flight / 2).max(1))),
+            budget: Budget::new(config.remote_rate, config.remote_burst),
             flights: SingleFlight::default(),
             rejected,
             calls: AtomicU64::new(0),
@@ -114,7 +123,16 @@ impl Remote {
         self.0.breaker.is_open(self.0.config.clock.now_millis())
     }
 
-    pub(crate) async fn authenticate(&self, credential: Credential) -> RemoteResult {
+    /// Calls the budget allowed and refused so far.
+    pub(crate) fn budget_counts(&self) -> (u64, u64) {
+        (self.0.budget.used(), self.0.budget.refused())
+    }
+
+    pub(crate) async fn authenticate(
+        &self,
+        credential: Credential,
+        standing: Standing,
+    ) -> RemoteResult {
         let digest = fingerprint_digest(credential.secret());
         if let Some(rejected) = &self.0.rejected
             && let Some((until, reason)) = rejected.get(&digest)
@@ -125,7 +143,7 @@ impl Remote {
         let inner = Arc::clone(&self.0);
         let (flight, _) = self.0.flights.run(credential.clone(), move || {
             let span = tracing::debug_span!("stytch.api.authenticate", token.fp = %crate::Fingerprint(credential.secret()));
-            async move { inner.call(credential, digest).await }.instrument(span)
+            async move { inner.call(credential, digest, standing).await }.instrument(span)
         });
         flight.await.unwrap_or_else(|| {
             Err(AuthError::unavailable(
@@ -152,19 +170,33 @@ fn message_for(reason: &str) -> &'static str {
 }
 
 impl Inner {
-    async fn call(&self, credential: Credential, digest: [u8; 32]) -> RemoteResult {
+    async fn call(
+        &self,
+        credential: Credential,
+        digest: [u8; 32],
+        standing: Standing,
+    ) -> RemoteResult {
         let fp = crate::Fingerprint(credential.secret());
-        let _permit = match Arc::clone(&self.in_flight).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                tracing::warn!(token.fp = %fp, "stytch.api.overloaded");
-                return Err(AuthError::unavailable(
-                    "stytch_overloaded",
-                    "Too many session checks are waiting on Stytch.",
-                    Duration::from_secs(1),
-                ));
-            }
-        };
+        let now = self.config.clock.now_millis();
+        if now < self.misconfigured_until_ms.load(Ordering::Relaxed) {
+            return Err(rejected_credentials());
+        }
+        let paused_until = self.paused_until_ms.load(Ordering::Relaxed);
+        if now < paused_until {
+            return Err(AuthError::unavailable(
+                "stytch_rate_limited",
+                "Stytch asked for a pause; session checks resume shortly.",
+                elapsed(now, paused_until),
+            ));
+        }
+        let _permit = self.in_flight_permit(standing).await.ok_or_else(|| {
+            tracing::warn!(token.fp = %fp, "stytch.api.overloaded");
+            AuthError::unavailable(
+                "stytch_overloaded",
+                "Too many session checks are waiting on Stytch.",
+                Duration::from_secs(1),
+            )
+        })?;
         let body = match &credential {
             Credential::Jwt(jwt) => AuthenticateBody {
                 session_jwt: Some(jwt),
@@ -175,26 +207,25 @@ impl Inner {
                 session_token: Some(token),
             },
         };
-        let paused_until = self.paused_until_ms.load(Ordering::Relaxed);
-        let now = self.config.clock.now_millis();
-        if now < self.misconfigured_until_ms.load(Ordering::Relaxed) {
-            return Err(rejected_credentials());
-        }
-        if now < paused_until {
-            return Err(AuthError::unavailable(
-                "stytch_rate_limited",
-                "Stytch asked for a pause; session checks resume shortly.",
-                elapsed(now, paused_until),
-            ));
-        }
         let mut attempt = 0;
         loop {
             let now = self.config.clock.now_millis();
-            if let Admit::Refused(retry_after) = self.breaker.admit(now) {
+            let breaker = match self.breaker.admit(now) {
+                Admit::Go(permit) => permit,
+                Admit::Refused(retry_after) => {
+                    return Err(AuthError::unavailable(
+                        "stytch_circuit_open",
+                        "Stytch is failing; session checks are paused.",
+                        retry_after,
+                    ));
+                }
+            };
+            if let Err(wait) = self.budget.take(now, standing) {
+                tracing::warn!(token.fp = %fp, ?standing, "stytch.api.budget_exhausted");
                 return Err(AuthError::unavailable(
-                    "stytch_circuit_open",
-                    "Stytch is failing; session checks are paused.",
-                    retry_after,
+                    "stytch_budget_exhausted",
+                    "Too many session checks need Stytch right now.",
+                    wait,
                 ));
             }
             self.calls.fetch_add(1, Ordering::Relaxed);
@@ -211,7 +242,7 @@ impl Inner {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             match outcome {
                 Outcome::Done(result) => {
-                    self.breaker.success();
+                    breaker.success();
                     match &result {
                         Ok(_) => {
                             tracing::debug!(token.fp = %fp, elapsed_ms, "stytch.api.authenticated")
@@ -226,6 +257,9 @@ impl Inner {
                     return result;
                 }
                 Outcome::Misconfigured(error) => {
+                    // Stytch answered, so it is up: the circuit closes. Our credentials
+                    // are answered from memory for a while instead.
+                    breaker.success();
                     let until = self
                         .config
                         .clock
@@ -235,12 +269,13 @@ impl Inner {
                     tracing::error!(reason = error.reason(), "stytch.api.misconfigured");
                     return Err(error);
                 }
-                Outcome::Retryable {
+                Outcome::Fault {
                     reason,
                     retry_after,
+                    retry,
                 } => {
                     let now = self.config.clock.now_millis();
-                    self.breaker.failure(now, retry_after);
+                    breaker.failure(now, retry_after);
                     // A short Retry-After is honoured by the delayed retry below; a
                     // longer one pauses every call.
                     if reason == "stytch_rate_limited"
@@ -252,7 +287,7 @@ impl Inner {
                     }
                     tracing::warn!(token.fp = %fp, reason, attempt, elapsed_ms, "stytch.api.failed");
                     let delay = retry_after.unwrap_or(RETRY_DELAY);
-                    if attempt == 0 && reason != "upstream_timeout" && delay <= MAX_RETRY_DELAY {
+                    if retry && attempt == 0 && delay <= MAX_RETRY_DELAY {
                         attempt += 1;
                         tokio::time::sleep(delay).await;
                         continue;
@@ -264,6 +299,31 @@ impl Inner {
                         hint,
                     ));
                 }
+            }
+        }
+    }
+
+    /// A slot among the calls in flight. Proven sessions wait for one, for at most half
+    /// the request timeout (so a hanging Stytch still cannot hold more than the cap, and
+    /// everyone is answered within the deadline); unproven ones get one only if free at
+    /// once, and only from the half of the slots that proven sessions do not have to
+    /// themselves.
+    async fn in_flight_permit(&self, standing: Standing) -> Option<Vec<OwnedSemaphorePermit>> {
+        match standing {
+            Standing::Proven => {
+                let wait = Arc::clone(&self.in_flight).acquire_owned();
+                let permit = tokio::time::timeout(self.config.request_timeout / 2, wait)
+                    .await
+                    .ok()?
+                    .ok()?;
+                Some(vec![permit])
+            }
+            Standing::Unproven => {
+                let share = Arc::clone(&self.unproven_in_flight)
+                    .try_acquire_owned()
+                    .ok()?;
+                let permit = Arc::clone(&self.in_flight).try_acquire_owned().ok()?;
+                Some(vec![share, permit])
             }
         }
     }
@@ -283,65 +343,118 @@ impl Inner {
         let fetched = match fetched {
             Ok(f) => f,
             Err(reason) => {
-                return Outcome::Retryable {
+                return Outcome::Fault {
                     reason,
                     retry_after: None,
+                    retry: reason != "upstream_timeout",
                 };
             }
         };
         match fetched.status {
             200..=299 => match parse_success(&fetched.body, self.config.vertical) {
                 Some(auth) => Outcome::Done(Ok(auth)),
-                None => Outcome::Retryable {
+                None => Outcome::Fault {
                     reason: "stytch_malformed_response",
                     retry_after: None,
+                    retry: true,
                 },
             },
-            429 => Outcome::Retryable {
+            429 => Outcome::Fault {
                 reason: "stytch_rate_limited",
                 retry_after: fetched.retry_after,
+                retry: true,
             },
-            500..=599 => Outcome::Retryable {
+            500..=599 => Outcome::Fault {
                 reason: "stytch_unavailable",
                 retry_after: fetched.retry_after,
+                retry: true,
             },
             status => {
+                // Only Stytch's own error body counts as a verdict. A bare 404 or 401
+                // from a proxy, a misrouted custom domain or a load balancer says
+                // nothing about the session, and must not log anyone out.
                 let error_type = serde_json::from_slice::<ErrorBody>(&fetched.body)
                     .ok()
                     .and_then(|e| e.error_type)
                     .unwrap_or_default();
-                match status {
-                    401 => Outcome::Misconfigured(rejected_credentials()),
-                    403 => Outcome::Done(Err(AuthError::forbidden(
-                        "stytch_authorization_denied",
-                        "Stytch denied the authorization check.",
-                    ))),
-                    404 if error_type == "session_not_found" || error_type.is_empty() => {
-                        Outcome::Done(Err(AuthError::unauthenticated(
-                            "session_not_found",
-                            message_for("session_not_found"),
-                        )))
+                match verdict(status, &error_type) {
+                    Some(outcome) => outcome,
+                    None => {
+                        tracing::warn!(status, "stytch.api.unexpected_response");
+                        Outcome::Fault {
+                            reason: "stytch_unexpected_response",
+                            retry_after: fetched.retry_after,
+                            retry: false,
+                        }
                     }
-                    400..=499 => Outcome::Done(Err(AuthError::unauthenticated(
-                        "session_invalid",
-                        message_for("session_invalid"),
-                    ))),
-                    _ => Outcome::Retryable {
-                        reason: "stytch_unexpected_status",
-                        retry_after: None,
-                    },
                 }
             }
         }
     }
 }
 
+/// `error_type`s with which Stytch says our project credentials are wrong.
+const CREDENTIAL_ERRORS: &[&str] = &[
+    "unauthorized_credentials",
+    "unauthorized_credentials_homepage",
+    "invalid_secret_authentication",
+    "invalid_project_id_authentication",
+    "unauthorized_project_id_live",
+    "unauthorized_project_id_test",
+    "test_id_used_in_live_environment",
+    "live_id_used_in_test_environment",
+];
+
+/// `error_type`s with which Stytch says a session credential is not valid.
+const INVALID_SESSION_ERRORS: &[&str] = &[
+    "invalid_session_token",
+    "invalid_session_id",
+    "unable_to_parse_session_jwt",
+    "jwt_invalid_audience",
+    "jwt_invalid_issuer",
+    "jwt_invalid_claims",
+    "incompatible_session_type",
+    "invalid_session_missing_primary_factor",
+];
+
+/// What a Stytch 4xx error body means, if it is a verdict we know.
+fn verdict(status: u16, error_type: &str) -> Option<Outcome> {
+    let outcome = match (status, error_type) {
+        (401, t) if CREDENTIAL_ERRORS.contains(&t) => {
+            Outcome::Misconfigured(rejected_credentials())
+        }
+        (404, "session_not_found") => Outcome::Done(Err(AuthError::unauthenticated(
+            "session_not_found",
+            message_for("session_not_found"),
+        ))),
+        (400 | 401 | 404, t) if INVALID_SESSION_ERRORS.contains(&t) => Outcome::Done(Err(
+            AuthError::unauthenticated("session_invalid", message_for("session_invalid")),
+        )),
+        (
+            403,
+            "consumer_session_authorization_error"
+            | "session_authorization_error"
+            | "session_authorization_tenancy_error",
+        ) => Outcome::Done(Err(AuthError::forbidden(
+            "stytch_authorization_denied",
+            "Stytch denied the authorization check.",
+        ))),
+        _ => return None,
+    };
+    Some(outcome)
+}
+
 enum Outcome {
+    /// Stytch's verdict on the session.
     Done(RemoteResult),
+    /// Stytch rejected our own credentials.
     Misconfigured(AuthError),
-    Retryable {
+    /// Not an answer about the session: an outage, a limit, a stranger's response.
+    Fault {
         reason: &'static str,
         retry_after: Option<Duration>,
+        /// Whether one immediate retry may help.
+        retry: bool,
     },
 }
 

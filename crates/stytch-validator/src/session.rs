@@ -1,5 +1,5 @@
 //! The authenticated session as handlers see it, mapped from a session JWT or from a
-//! Stytch API response (reference §11.4).
+//! Stytch API response (docs/stytch-protocol.md#how-the-validator-reads-these-claims).
 
 use std::fmt;
 use std::sync::Arc;
@@ -151,13 +151,18 @@ impl Session {
         self.0.source
     }
 
-    /// The number of distinct factor types the session authenticated with (MFA level).
+    /// How many factors the session authenticated with (its MFA level), counted as
+    /// Stytch lists them: distinct (`type`, `delivery_method`) pairs. SMS OTP plus email
+    /// OTP is two; so are an email magic link plus an email OTP, although both reach
+    /// the same inbox, exactly as Stytch's own `authentication_factors.length >= 2`
+    /// check counts them. For step-up on a specific channel, check the factor itself
+    /// (the `require_factor` and `require_recent_factor` guards of `axum-stytch`).
     pub fn factor_count(&self) -> usize {
-        let mut kinds: Vec<&str> = self
+        let mut kinds: Vec<(&str, &str)> = self
             .0
             .authentication_factors
             .iter()
-            .map(|f| f.factor_type())
+            .map(|f| (f.factor_type(), f.delivery_method()))
             .collect();
         kinds.sort_unstable();
         kinds.dedup();

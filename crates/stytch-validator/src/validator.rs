@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use crate::budget::Standing;
 use crate::config::StytchConfig;
 use crate::error::AuthError;
 use crate::jwks::{Jwks, Refresh};
@@ -15,8 +16,9 @@ use crate::rbac::{Authorization, Policy, PolicyCache};
 use crate::remote::{Credential, Remote};
 use crate::session::Session;
 
-/// The credentials a request carried. At least one should be set; when both are, the
-/// JWT is tried first (locally) and the session token is not used.
+/// The credentials a request carried. At least one should be set. When both are, the
+/// JWT is tried first (locally); the session token is used only when the JWT cannot be
+/// judged because the signing keys could not be refreshed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
     /// The `stytch_session_jwt` value.
@@ -103,6 +105,10 @@ pub struct ValidatorStats {
     pub jwks_fetches: u64,
     /// HTTP fetches of the RBAC policy.
     pub policy_fetches: u64,
+    /// Calls to Stytch the remote budget allowed.
+    pub budget_used: u64,
+    /// Calls to Stytch the remote budget refused (503 `stytch_budget_exhausted`).
+    pub budget_refused: u64,
 }
 
 struct CachedToken {
@@ -234,15 +240,19 @@ impl Validator {
 
     /// What the validator has done so far.
     pub fn stats(&self) -> ValidatorStats {
+        let (budget_used, budget_refused) = self.0.remote.budget_counts();
         ValidatorStats {
             signature_verifications: self.0.verifications.load(Ordering::Relaxed),
             remote_calls: self.0.remote.call_count(),
             jwks_fetches: self.0.jwks.fetch_count(),
             policy_fetches: self.0.policy.fetch_count(),
+            budget_used,
+            budget_refused,
         }
     }
 
-    /// Whether the circuit breaker currently refuses calls to Stytch.
+    /// Whether the circuit breaker refuses calls to Stytch right now: open, or half-open
+    /// with its one probe still out.
     pub fn circuit_open(&self) -> bool {
         self.0.remote.circuit_open()
     }
@@ -288,12 +298,16 @@ impl Validator {
             });
         }
         let mut verdict = self.verify(&jwt);
+        // Set when the key set could not be refreshed: then an unknown kid may be a
+        // rotation we cannot see yet, not a forgery.
+        let mut keys_unavailable = None;
         if matches!(verdict, Local::UnknownKey | Local::NoKeys) {
             let unknown_kid = matches!(verdict, Local::UnknownKey);
             match self.0.jwks.refresh(unknown_kid).await {
                 Refresh::Done => verdict = self.verify(&jwt),
                 Refresh::CoolingDown => {}
-                Refresh::Failed(_) => {
+                Refresh::Failed(failed) => {
+                    keys_unavailable = Some(failed);
                     if self.0.jwks.load().is_empty() {
                         verdict = Local::NoKeys;
                     }
@@ -313,27 +327,42 @@ impl Validator {
                     "The session JWT is not valid.",
                 ))
             }
-            Local::UnknownKey => {
-                tracing::debug!(token.fp = %fp, reason = "jwt_unknown_key", "stytch.jwt.rejected");
-                Err(AuthError::unauthenticated(
-                    "jwt_unknown_key",
-                    "The session JWT is not signed by a known Stytch key.",
-                ))
-            }
+            Local::UnknownKey => match (keys_unavailable, session_token) {
+                (None, _) => {
+                    tracing::debug!(token.fp = %fp, reason = "jwt_unknown_key", "stytch.jwt.rejected");
+                    Err(AuthError::unauthenticated(
+                        "jwt_unknown_key",
+                        "The session JWT is not signed by a known Stytch key.",
+                    ))
+                }
+                (Some(_), Some(token)) => {
+                    tracing::debug!(token.fp = %fp, reason = "jwks_unavailable", "stytch.jwt.remote_fallback");
+                    self.remote_token(token).await
+                }
+                (Some(failed), None) => Err(AuthError::unavailable(
+                    "jwks_unavailable",
+                    "The signing keys could not be refreshed to check this session.",
+                    failed.retry_after,
+                )),
+            },
             Local::Stale(reason) => {
                 tracing::debug!(token.fp = %fp, reason, "stytch.jwt.remote_fallback");
-                self.remote(Credential::Jwt(jwt.into())).await
+                self.remote(Credential::Jwt(jwt.into()), Standing::Proven)
+                    .await
             }
             Local::NoKeys => {
                 tracing::debug!(token.fp = %fp, reason = "jwks_unavailable", "stytch.jwt.remote_fallback");
-                self.remote(Credential::Jwt(jwt.into())).await
+                self.remote(Credential::Jwt(jwt.into()), Standing::Unproven)
+                    .await
             }
         }
     }
 
     async fn remote_token(&self, token: String) -> Result<Authenticated, AuthError> {
-        // Stytch tokens are 44 base64url characters; do not spend a call on anything else.
-        let plausible = (20..=256).contains(&token.len())
+        // Do not spend a call on what cannot be a Stytch session token: Stytch's tokens
+        // are base64url, and their length is Stytch's business up to a sane cap.
+        let plausible = !token.is_empty()
+            && token.len() <= self.0.config.max_session_token_bytes
             && token
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -343,11 +372,16 @@ impl Validator {
                 "The session token is not valid.",
             ));
         }
-        self.remote(Credential::Token(token.into())).await
+        self.remote(Credential::Token(token.into()), Standing::Unproven)
+            .await
     }
 
-    async fn remote(&self, credential: Credential) -> Result<Authenticated, AuthError> {
-        self.0.remote.authenticate(credential).await
+    async fn remote(
+        &self,
+        credential: Credential,
+        standing: Standing,
+    ) -> Result<Authenticated, AuthError> {
+        self.0.remote.authenticate(credential, standing).await
     }
 
     /// Verifies a JWT against the keys held now; caches it when valid.
@@ -399,8 +433,8 @@ impl Validator {
     }
 
     /// Checks an RBAC permission for a session against the project's policy (fetched and
-    /// cached; reference §7.2). For a B2B member session the session's organization's
-    /// custom roles count too. Denial is [`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden).
+    /// cached; docs/stytch-protocol.md#rbac-permission-check). For a B2B member session
+    /// the session's organization's custom roles count too. Denial is [`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden).
     pub async fn authorize(
         &self,
         session: &Session,
