@@ -1,11 +1,11 @@
 //! The step_up example's app: TOTP plus recent authentication, friendly denials, and
 //! the login redirect.
 
-mod support;
+use crate::support;
 
 #[allow(dead_code)] // its `main` and `print_demo` run only as the example
-#[path = "../examples/step_up.rs"]
-mod step_up;
+#[path = "../../examples/step_up.rs"]
+mod example;
 
 use reqwest::Method;
 use reqwest::header::{ACCEPT, LOCATION};
@@ -15,7 +15,7 @@ use support::jwt;
 
 #[tokio::test]
 async fn sensitive_actions_need_a_recent_totp_login() {
-    let app = support::serve(step_up::app).await;
+    let app = support::serve(example::app).await;
     let an_hour_ago = app.emu.now() - time::Duration::hours(1);
     let stale = jwt(&app
         .emu
@@ -73,7 +73,7 @@ async fn sensitive_actions_need_a_recent_totp_login() {
 
 #[tokio::test]
 async fn browsers_without_a_session_go_to_the_login_page() {
-    let app = support::serve(step_up::app).await;
+    let app = support::serve(example::app).await;
     let browser = app
         .request(Method::GET, "/account", None)
         .header(ACCEPT, "text/html,application/xhtml+xml")

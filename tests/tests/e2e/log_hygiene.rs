@@ -5,10 +5,11 @@
 //! no event may carry a raw CR or LF, and no `Debug` output may show a credential.
 //! (C-LOG-03, generic refusal bodies, is checked on every row by the table runner.)
 
-mod support;
+use crate::support;
 
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum_stytch::{Credentials, StytchLayer};
@@ -17,9 +18,11 @@ use support::app::{self, Live, Req};
 use support::cases::{self, Fx};
 use support::own::{self, Own};
 use support::runner::{Fixture as _, fragments, run_table};
+use tracing::dispatcher::DefaultGuard;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
+use tracing::subscriber::NoSubscriber;
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
 /// One captured event or span record: where it came from and every field, rendered as
@@ -88,23 +91,45 @@ impl std::io::Write for Buffer {
     }
 }
 
-fn capture() -> &'static (Arc<Mutex<Vec<Captured>>>, Buffer) {
-    static CAPTURE: OnceLock<(Arc<Mutex<Vec<Captured>>>, Buffer)> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::registry()
-            .with(Capture(Arc::clone(&events)))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_writer(move || writer.clone())
-                    .with_filter(tracing_subscriber::filter::LevelFilter::TRACE),
-            );
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        (events, buffer)
-    })
+/// The events and formatted output `dispatch` captures. The dispatcher is not installed
+/// globally: this test shares its process with every other end-to-end test, whose
+/// events must not reach these assertions. It is the default only on the threads of
+/// the test's own runtime ([`runtime_with`]) and on the thread driving it.
+fn capture() -> (Arc<Mutex<Vec<Captured>>>, Buffer, Dispatch) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(Capture(Arc::clone(&events)))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .with_filter(tracing_subscriber::filter::LevelFilter::TRACE),
+        );
+    (events, buffer, Dispatch::new(subscriber))
+}
+
+thread_local! {
+    /// Keeps `dispatch` the default on a runtime thread until the thread stops.
+    static SCOPED: RefCell<Option<DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// A runtime like `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`'s whose
+/// worker and blocking threads all log to `dispatch`, so that spawned tasks (the
+/// validator's background refreshes, the emulator, the served app) are captured too.
+fn runtime_with(dispatch: &Dispatch) -> tokio::runtime::Runtime {
+    let on_start = dispatch.clone();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            let guard = tracing::dispatcher::set_default(&on_start);
+            SCOPED.with(|scoped| *scoped.borrow_mut() = Some(guard));
+        })
+        .on_thread_stop(|| SCOPED.with(|scoped| drop(scoped.borrow_mut().take())))
+        .build()
+        .expect("runtime")
 }
 
 /// Pieces of `credential` that would identify it in a log line; plain words (cookie
@@ -258,9 +283,21 @@ async fn remote_paths(events: &Mutex<Vec<Captured>>) -> Vec<String> {
     secrets
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_credential_or_raw_newline_reaches_the_logs() {
-    let (events, buffer) = capture();
+#[test]
+fn no_credential_or_raw_newline_reaches_the_logs() {
+    // While exactly one dispatcher exists, tracing-core works out a callsite's interest
+    // from the current thread's default alone: with ours the only one, a callsite first
+    // reached on another test's thread would be cached as "never" and stay silent here
+    // too. A second, silent dispatcher makes it ask every dispatcher.
+    let _second = Dispatch::new(NoSubscriber::default());
+    let (events, buffer, dispatch) = capture();
+    let runtime = runtime_with(&dispatch);
+    tracing::dispatcher::with_default(&dispatch, || {
+        runtime.block_on(check_the_logs(&events, &buffer));
+    });
+}
+
+async fn check_the_logs(events: &Mutex<Vec<Captured>>, buffer: &Buffer) {
     let fx = Fx::start().await;
     run_table(&fx, &cases::all()).await;
     let own = Own::start().await;

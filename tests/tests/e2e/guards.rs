@@ -1,7 +1,7 @@
 //! Every guard and combinator as a route layer and in a handler: allowed → 200,
 //! denied → 403 with its reason (and the handler never runs), no session → 401.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! the status, that no 5xx other than 503 occurs, the Stytch call and JWKS fetch
 //! counts, and that refusals give nothing away. Failures name the case id.
 
-mod support;
+use crate::support;
 
 use support::cases::{self, Fx};
 use support::own::{self, Own};

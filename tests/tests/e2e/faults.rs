@@ -4,7 +4,7 @@
 //! time moves through the emulator's clock and the validator's `ManualClock` (real
 //! sleeps only where a deadline is the point, and then well under a second or two).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

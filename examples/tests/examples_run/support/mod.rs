@@ -13,7 +13,6 @@ pub(crate) struct Served {
 }
 
 /// Starts an emulator with the example policy and serves `app` on `127.0.0.1:0`.
-#[allow(dead_code)] // not every test binary uses both entry points
 pub(crate) async fn serve(app: impl FnOnce(StytchLayer) -> Router) -> Served {
     serve_for(Vertical::Consumer, examples::example_policy(), app).await
 }

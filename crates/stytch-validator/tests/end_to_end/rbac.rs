@@ -1,6 +1,6 @@
 //! RBAC against the emulator's policy endpoint.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

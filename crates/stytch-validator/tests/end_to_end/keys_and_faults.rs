@@ -1,6 +1,6 @@
 //! Key rotation, JWKS outages, forged tokens and Stytch faults, counted at the emulator.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

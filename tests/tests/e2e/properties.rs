@@ -4,7 +4,7 @@
 //! through the real router in-process (`tower::ServiceExt::oneshot`) against a validator
 //! warmed on the emulator. The `fuzz/` crate explores the same surfaces without bounds.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

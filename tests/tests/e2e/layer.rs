@@ -1,6 +1,6 @@
 //! `StytchLayer` end to end: credentials in, sessions to handlers, cookies out.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

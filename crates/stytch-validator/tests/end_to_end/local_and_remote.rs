@@ -1,7 +1,7 @@
 //! The validator against the emulator over loopback HTTP: what is checked locally, what
 //! goes to Stytch, and how many calls reach it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! C-CACHE-01 and C-CACHE-03 are rows in `adversarial.rs`. The validator's clock is a
 //! `ManualClock` set apart from the emulator's to play a skewed host.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,10 +1,10 @@
 //! The b2b example's app: tenancy first, then project and organization roles.
 
-mod support;
+use crate::support;
 
 #[allow(dead_code)] // its `main` and `print_demo` run only as the example
-#[path = "../examples/b2b.rs"]
-mod b2b;
+#[path = "../../examples/b2b.rs"]
+mod example;
 
 use axum_stytch::Vertical;
 use reqwest::Method;
@@ -13,7 +13,7 @@ use support::jwt;
 
 #[tokio::test]
 async fn members_reach_only_their_organization() {
-    let app = support::serve_for(Vertical::B2b, b2b::policy(), b2b::app).await;
+    let app = support::serve_for(Vertical::B2b, example::policy(), example::app).await;
     let emu = &app.emu;
     let acme = emu.create_organization(NewOrganization::new("Acme", "acme"));
     let globex = emu.create_organization(NewOrganization::new("Globex", "globex"));

@@ -10,7 +10,7 @@ use std::process::Command;
 
 /// This file: it spells out the patterns (in pieces, so that a plain text search of the
 /// repository does not find them here either).
-const SELF: &str = "tests/tests/repo_hygiene.rs";
+const SELF: &str = "tests/tests/e2e/repo_hygiene.rs";
 
 /// Plain substrings, matched case-sensitively.
 const SUBSTRINGS: &[&str] = &[

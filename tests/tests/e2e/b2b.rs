@@ -1,7 +1,7 @@
 //! B2B member sessions end to end: organization claims, tenancy, custom roles, and the
 //! wall between consumer and B2B projects.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

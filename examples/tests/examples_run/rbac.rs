@@ -1,10 +1,10 @@
 //! The rbac example's app: permissions from the policy, in layers and in a handler.
 
-mod support;
+use crate::support;
 
 #[allow(dead_code)] // its `main` and `print_demo` run only as the example
-#[path = "../examples/rbac.rs"]
-mod rbac;
+#[path = "../../examples/rbac.rs"]
+mod example;
 
 use reqwest::Method;
 use stytch_emulator::{Factor, NewSession};
@@ -12,7 +12,7 @@ use support::jwt;
 
 #[tokio::test]
 async fn roles_grant_what_the_policy_says() {
-    let app = support::serve(rbac::app).await;
+    let app = support::serve(example::app).await;
     let session = |role: &str| {
         jwt(&app
             .emu

@@ -2,7 +2,7 @@
 //! once ended in a stuck 503, a lost session or a stall. Each test drives the whole
 //! sequence end to end: router + `StytchLayer` + the emulator or the scripted mock.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

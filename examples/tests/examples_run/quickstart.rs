@@ -1,10 +1,10 @@
 //! The quickstart example's app, served over loopback against the emulator.
 
-mod support;
+use crate::support;
 
 #[allow(dead_code)] // its `main` and `print_*` run only as the example
-#[path = "../examples/quickstart.rs"]
-mod quickstart;
+#[path = "../../examples/quickstart.rs"]
+mod example;
 
 use reqwest::Method;
 use reqwest::header::SET_COOKIE;
@@ -14,7 +14,7 @@ use support::jwt;
 
 #[tokio::test]
 async fn public_session_role_and_mfa_routes_answer_as_documented() {
-    let app = support::serve(quickstart::app).await;
+    let app = support::serve(example::app).await;
     let one = app.emu.create_session(
         NewSession::new()
             .factor(Factor::email_magic_link("ada@example.com"))
@@ -77,7 +77,7 @@ async fn public_session_role_and_mfa_routes_answer_as_documented() {
 
 #[tokio::test]
 async fn a_session_token_alone_is_answered_with_a_fresh_jwt_cookie() {
-    let app = support::serve(quickstart::app).await;
+    let app = support::serve(example::app).await;
     let one = app
         .emu
         .create_session(NewSession::new().factor(Factor::email_magic_link("ada@example.com")));
