@@ -15,7 +15,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum_stytch::{StytchConfig, StytchLayer, Validator, Vertical};
+use axum_stytch::stytch_validator::Vertical;
+use axum_stytch::{StytchConfig, StytchLayer, Validator};
 use serde_json::{Value, json};
 use stytch_emulator::{Emulator, EmulatorHandle};
 use tokio::net::TcpListener;

@@ -27,8 +27,9 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, header::COOKIE};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::routing::get;
+use axum_stytch::layer::Mode;
 use axum_stytch::{
-    StytchLayer, StytchSession, all, require_factor, require_factor_count, require_permission,
+    Guard, StytchLayer, StytchSession, require_factor, require_factor_count, require_permission,
     require_role,
 };
 use benches::{Fixture, HandWritten, JWT_COOKIE, hand_written_mw, hello, now};
@@ -79,6 +80,26 @@ fn policy() -> serde_json::Value {
     })
 }
 
+/// A three-field custom-claims type, as handlers put in their signature.
+#[derive(serde::Deserialize)]
+struct Typed {
+    plan: String,
+    #[serde(default)]
+    seats: Option<u32>,
+    #[serde(default)]
+    beta: Option<bool>,
+}
+
+/// `hello`, reading typed claims.
+async fn hello_typed(s: StytchSession<Typed>) -> &'static str {
+    let c = s.claims();
+    if c.plan.is_empty() && c.seats.is_none() && c.beta.is_none() {
+        "no plan"
+    } else {
+        "hello"
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -105,6 +126,9 @@ fn benches(c: &mut Criterion) {
     let stytch_hit = Router::new()
         .route("/", get(hello))
         .layer(StytchLayer::new(hit.clone()));
+    let stytch_typed = Router::new()
+        .route("/", get(hello_typed))
+        .layer(StytchLayer::new(hit.clone()));
     let stytch_cold = Router::new()
         .route("/", get(hello))
         .layer(StytchLayer::new(cold.clone()));
@@ -113,7 +137,7 @@ fn benches(c: &mut Criterion) {
         .layer(from_fn_with_state(hand, hand_written_mw));
     let optional = Router::new()
         .route("/", get(hello))
-        .layer(StytchLayer::optional(hit.clone()));
+        .layer(StytchLayer::new(hit.clone()).with_mode(Mode::Optional));
 
     // Capture a session the way a handler sees it, for the guard benches.
     let slot: Arc<Mutex<Option<StytchSession>>> = Arc::default();
@@ -130,7 +154,14 @@ fn benches(c: &mut Criterion) {
             .layer(StytchLayer::new(hit.clone()))
     };
 
-    for router in [&bare, &noop_mw, &stytch_hit, &stytch_cold, &hand_written] {
+    for router in [
+        &bare,
+        &noop_mw,
+        &stytch_hit,
+        &stytch_typed,
+        &stytch_cold,
+        &hand_written,
+    ] {
         assert_eq!(call(router, &cookie), 200);
     }
     assert_eq!(call(&optional, &others), 200);
@@ -152,6 +183,9 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("stytch_cache_hit", |b| {
         b.iter(|| call(&stytch_hit, black_box(&cookie)))
+    });
+    g.bench_function("stytch_cache_hit_typed_claims", |b| {
+        b.iter(|| call(&stytch_typed, black_box(&cookie)))
     });
     g.bench_function("stytch_verify_every_request", |b| {
         b.iter(|| call(&stytch_cold, black_box(&cookie)))
@@ -180,7 +214,7 @@ fn benches(c: &mut Criterion) {
         ("role_editor", require_role("editor")),
         (
             "all_of_three",
-            all([
+            Guard::all([
                 require_factor_count(1),
                 require_role("editor"),
                 require_factor("magic_link"),

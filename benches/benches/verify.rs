@@ -31,7 +31,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_stytch::{Credentials, Session};
+use axum_stytch::Session;
+use axum_stytch::stytch_validator::Credentials;
 use benches::{Fixture, HandWritten, now, raw_rsa_verify};
 use criterion::{BatchSize, Criterion};
 

@@ -24,9 +24,9 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_stytch::{
-    StytchLayer, StytchMemberSession, Vertical, org_from_path, require_org_permission,
-};
+use axum_stytch::guard::org_from_path;
+use axum_stytch::stytch_validator::Vertical;
+use axum_stytch::{StytchLayer, StytchMemberSession, require_org_permission};
 use serde_json::{Value, json};
 use stytch_emulator::{EmulatorHandle, Factor, NewMemberSession, NewOrganization};
 

@@ -29,6 +29,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use axum_stytch::stytch_validator::Reason;
 use axum_stytch::{Guard, StytchLayer, StytchRejection, StytchSession, require_recent_factor};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,12 +44,14 @@ static STEP_UP: LazyLock<Guard> = LazyLock::new(|| require_recent_factor("totp",
 /// Answers step-up denials with instructions; everything else as the library does.
 /// Used as the layer's rejection handler and for the in-handler check.
 fn rejection(rejection: StytchRejection) -> Response {
-    let reason = rejection.error().reason();
+    let reason = rejection.reason();
     let message = match reason {
-        "reauthentication_required" => {
+        Reason::ReauthenticationRequired => {
             "Please confirm it's you: sign in again with your authenticator app."
         }
-        "missing_factor" => "This needs an authenticator app: set one up, then sign in with it.",
+        Reason::MissingFactor => {
+            "This needs an authenticator app: set one up, then sign in with it."
+        }
         _ => return rejection.into_response(),
     };
     let body = json!({

@@ -49,7 +49,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::routing::get;
-use axum_stytch::{Credentials, StytchLayer};
+use axum_stytch::StytchLayer;
+use axum_stytch::stytch_validator::Credentials;
 use benches::{Fixture, HandWritten, JWT_COOKIE, Jwk, config_for, hand_written_mw, hello, warmed};
 use stytch_emulator::{Fault, NewSession, Route};
 

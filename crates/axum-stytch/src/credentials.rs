@@ -2,6 +2,7 @@
 
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
+use stytch_validator::Reason;
 
 /// Where the layer looks for credentials, in order of preference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,12 +61,12 @@ pub(crate) enum Unusable {
 }
 
 impl Unusable {
-    pub(crate) fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> Reason {
         match self {
             Unusable::ConflictingCookies | Unusable::ConflictingHeaders => {
-                "conflicting_credentials"
+                Reason::ConflictingCredentials
             }
-            Unusable::MalformedAuthorization => "malformed_authorization",
+            Unusable::MalformedAuthorization => Reason::MalformedAuthorization,
         }
     }
 

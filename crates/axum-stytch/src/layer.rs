@@ -1,95 +1,125 @@
-//! [`StytchLayer`], the [`StytchService`] it wraps a service in, and their [`ResponseFuture`].
+//! [`StytchLayer`], the [`StytchService`] it wraps a service in, and their
+//! [`ResponseFuture`]; the [`Mode`] and [`CredentialSource`] settings.
 
 use std::borrow::Cow;
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
-use cookie::SameSite;
-use http::header::{ACCEPT, CACHE_CONTROL, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Request};
-use stytch_validator::{AuthError, Authenticated, Credentials, Validator};
+use http::header::{ACCEPT, CACHE_CONTROL, LOCATION, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use stytch_validator::{AuthError, Authenticated, Credentials, ErrorKind, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
+pub use crate::credentials::CredentialSource;
+pub use cookie::SameSite;
+
 use crate::cookies::CookieSettings;
-use crate::credentials::{self, CredentialSource, DEFAULT_SOURCES, Origin, Unusable};
-use crate::rejection::{RejectionHandler, StytchRejection, login_redirect};
-use crate::session::{LayerRan, StytchSession};
+use crate::credentials::{self, DEFAULT_SOURCES, Origin, Unusable};
+use crate::rejection::{Rendered, StytchRejection};
+use crate::session::{LayerRan, RequestSession};
 
-/// What the layer does with a request that has no session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Reject with 401.
+/// What the layer does with a request that has no usable session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Refuse it: 401 (the default).
+    #[default]
     Required,
-    /// Run the handler without a session when there are no credentials; reject bad ones
-    /// unless `continue_on_invalid`.
-    Optional { continue_on_invalid: bool },
+    /// Let a request without credentials through without a session (extract
+    /// `Option<StytchSession>`); refuse bad credentials with 401.
+    Optional,
+    /// Let a request through without a session when its credentials are absent,
+    /// unusable (conflicting cookies, a malformed `Authorization` header), invalid,
+    /// expired or revoked. Errors that are not the client's fault (503, 500) are still
+    /// answered.
+    OptionalIgnoringInvalid,
 }
 
-impl Mode {
-    /// Optional, treating unusable, invalid, expired or revoked credentials as absent.
-    const OPTIONAL_LENIENT: Mode = Mode::Optional {
-        continue_on_invalid: true,
-    };
-}
+/// Builds the response for a refusal.
+type RejectionHandler = Arc<dyn Fn(StytchRejection) -> Response + Send + Sync>;
 
-/// The layer's settings, shared by every request (and by the sessions it creates).
-#[derive(Clone)]
-pub(crate) struct Shared {
-    pub(crate) validator: Validator,
+/// The layer's settings, shared by every request.
+struct Shared {
+    validator: Validator,
     mode: Mode,
     sources: Vec<CredentialSource>,
     cookies: CookieSettings,
-    pub(crate) handler: Option<RejectionHandler>,
+    handler: Option<RejectionHandler>,
     login_url: Option<Cow<'static, str>>,
     /// When a cookie conflict was last logged (clock millis), to log it once a minute.
-    conflict_logged_at: Arc<AtomicI64>,
+    conflict_logged_at: AtomicI64,
 }
 
 /// How often a cookie conflict is logged at most.
 const CONFLICT_LOG_INTERVAL_MS: i64 = 60_000;
 
+impl Clone for Shared {
+    fn clone(&self) -> Self {
+        Self {
+            validator: self.validator.clone(),
+            mode: self.mode,
+            sources: self.sources.clone(),
+            cookies: self.cookies.clone(),
+            handler: self.handler.clone(),
+            login_url: self.login_url.clone(),
+            conflict_logged_at: AtomicI64::new(self.conflict_logged_at.load(Ordering::Relaxed)),
+        }
+    }
+}
+
 impl Shared {
-    /// The response for a refusal: a login redirect for browsers when configured, else
-    /// the user's handler, else the default JSON rejection. With `clear_cookies` (a
-    /// session Stytch says is gone, or cookies in conflict) the response also deletes
-    /// the cookies this layer writes.
-    pub(crate) fn reject(
+    /// Whether refusals raised behind the layer must be rendered again.
+    fn renders(&self) -> bool {
+        self.handler.is_some() || self.login_url.is_some()
+    }
+
+    fn wants_html(&self, headers: &HeaderMap) -> bool {
+        self.login_url.is_some()
+            && headers
+                .get(ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+    }
+
+    /// The one place a refusal becomes a response: a login redirect for browsers when
+    /// configured, else the user's handler, else the default JSON response.
+    fn render(&self, rejection: StytchRejection, wants_html: bool) -> Response {
+        match &self.login_url {
+            Some(url) if wants_html && rejection.error().kind() == ErrorKind::Unauthenticated => {
+                let mut response = StatusCode::SEE_OTHER.into_response();
+                if let Ok(location) = HeaderValue::from_str(url) {
+                    response.headers_mut().insert(LOCATION, location);
+                }
+                response
+            }
+            _ => match &self.handler {
+                Some(handler) => handler(rejection),
+                None => rejection.into_response(),
+            },
+        }
+    }
+
+    /// A refusal by the layer itself; `clear_cookies` also deletes the cookies the
+    /// layer writes.
+    fn reject(
         &self,
         error: AuthError,
         credentials_present: bool,
         headers: &HeaderMap,
         clear_cookies: bool,
     ) -> Response {
-        let wants_html = headers
-            .get(ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"));
-        let mut response = match &self.login_url {
-            Some(url) if error.is_unauthenticated() && wants_html => login_redirect(url),
-            _ => {
-                let rejection = StytchRejection::new(error, credentials_present);
-                match &self.handler {
-                    Some(handler) => handler(rejection),
-                    None => rejection.into_response(),
-                }
-            }
-        };
+        let rejection = StytchRejection::new(error, credentials_present);
+        let mut response = self.render(rejection, self.wants_html(headers));
         if clear_cookies && self.cookies.write {
             append_cookies(response.headers_mut(), self.cookies.cleared());
         }
         response
-    }
-
-    /// Whether a refusal for `error` deletes the session cookies: only when Stytch said
-    /// the session is gone.
-    fn clears_cookies_for(error: &AuthError) -> bool {
-        error.reason() == "session_not_found"
     }
 
     /// Two different values under one Stytch cookie name. Logged at warn, once a minute
@@ -112,6 +142,18 @@ impl Shared {
                  one with a different Domain; set StytchLayer::with_cookie_domain to the \
                  domain the frontend SDK uses"
             );
+        }
+    }
+
+    fn session(
+        &self,
+        session: stytch_validator::Session,
+        refreshed: Option<stytch_validator::RefreshedTokens>,
+    ) -> RequestSession {
+        RequestSession {
+            session,
+            validator: self.validator.clone(),
+            refreshed: refreshed.map(Arc::new),
         }
     }
 }
@@ -139,8 +181,8 @@ fn append_cookies(headers: &mut HeaderMap, values: [Option<HeaderValue>; 2]) {
     }
 }
 
-/// Authenticates every request with Stytch and puts the [`StytchSession`] into its
-/// extensions; see the [crate docs](crate) for a guide.
+/// Authenticates every request with Stytch and hands the session to extractors and
+/// guards; see the [crate docs](crate) for a guide.
 ///
 /// Credentials are read from the `stytch_session_jwt` cookie, then the
 /// `stytch_session` cookie, then `Authorization: Bearer` (see
@@ -165,7 +207,8 @@ impl std::fmt::Debug for StytchLayer {
 }
 
 impl StytchLayer {
-    /// A layer that rejects requests without a valid session (401).
+    /// A layer that refuses requests without a valid session (401); change that with
+    /// [`with_mode`](Self::with_mode).
     pub fn new(validator: Validator) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -175,43 +218,26 @@ impl StytchLayer {
                 cookies: CookieSettings::default(),
                 handler: None,
                 login_url: None,
-                conflict_logged_at: Arc::new(AtomicI64::new(i64::MIN)),
+                conflict_logged_at: AtomicI64::new(i64::MIN),
             }),
         }
-    }
-
-    /// A layer that lets requests without credentials through with no session; extract
-    /// `Option<StytchSession>`. Requests with bad credentials are still rejected unless
-    /// [`continue_on_invalid`](Self::continue_on_invalid) is set.
-    pub fn optional(validator: Validator) -> Self {
-        let mut layer = Self::new(validator);
-        layer.shared_mut().mode = Mode::Optional {
-            continue_on_invalid: false,
-        };
-        layer
     }
 
     fn shared_mut(&mut self) -> &mut Shared {
         Arc::make_mut(&mut self.shared)
     }
 
-    /// In optional mode, treat credentials that cannot be used (conflicting cookies, a
-    /// malformed `Authorization` header) and invalid, expired or revoked ones like absent
-    /// ones instead of answering 401: the handler runs without a session. Errors that
-    /// are not the client's fault (503, 500) are still answered. Has no effect on a
-    /// required layer ([`StytchLayer::new`]).
-    pub fn continue_on_invalid(mut self, yes: bool) -> Self {
-        if let Mode::Optional {
-            continue_on_invalid,
-        } = &mut self.shared_mut().mode
-        {
-            *continue_on_invalid = yes;
-        }
+    /// What to do with requests that have no usable session (default
+    /// [`Mode::Required`]).
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.shared_mut().mode = mode;
         self
     }
 
     /// Where to look for credentials, in order (default: JWT cookie, token cookie,
-    /// bearer). Two sources that disagree make the request unauthenticated.
+    /// bearer). A request's credentials come from the first source that carries any;
+    /// the JWT and token cookies together count as one source, and sources are never
+    /// combined.
     pub fn with_sources(mut self, sources: impl IntoIterator<Item = CredentialSource>) -> Self {
         self.shared_mut().sources = sources.into_iter().collect();
         self
@@ -273,15 +299,16 @@ impl StytchLayer {
         self
     }
 
-    /// Build refusal responses yourself from the typed rejection (status, reason code,
-    /// message, retry hint). Applies to the layer and to guards.
+    /// Build refusal responses yourself from the typed rejection (status, reason,
+    /// message, retry hint). Applies to every refusal behind the layer: its own, route
+    /// guards', extractors', and those handlers return.
     ///
     /// ```
     /// use axum::response::IntoResponse;
     /// use axum_stytch::{StytchLayer, StytchRejection};
     /// # fn f(validator: axum_stytch::Validator) {
     /// let layer = StytchLayer::new(validator).with_rejection_handler(|r: StytchRejection| {
-    ///     (r.status(), format!("denied: {}", r.error().reason())).into_response()
+    ///     (r.status(), format!("denied: {}", r.reason())).into_response()
     /// });
     /// # }
     /// ```
@@ -344,11 +371,46 @@ impl<S> StytchService<S> {
     }
 }
 
-type AuthFuture = Pin<Box<dyn Future<Output = Result<Authenticated, AuthError>> + Send>>;
+/// The remote part of authentication: it owns the request and hands it back.
+type AuthFuture<ReqBody> =
+    Pin<Box<dyn Future<Output = (Request<ReqBody>, Result<Authenticated, AuthError>)> + Send>>;
+
+/// What the response path still has to do to the inner service's response.
+struct Finish {
+    /// `Set-Cookie` values to add (a refresh, or cleared cookies).
+    cookies: Option<[Option<HeaderValue>; 2]>,
+    /// The layer's settings, kept only when refusals raised behind the layer must be
+    /// rendered its way.
+    render: Option<(Arc<Shared>, bool)>,
+}
+
+impl Finish {
+    fn new(shared: &Arc<Shared>, headers: &HeaderMap) -> Self {
+        Self {
+            cookies: None,
+            render: shared
+                .renders()
+                .then(|| (Arc::clone(shared), shared.wants_html(headers))),
+        }
+    }
+
+    fn apply<B: From<Body>>(self, mut response: http::Response<B>) -> http::Response<B> {
+        if let Some((shared, wants_html)) = self.render
+            && let Some(Rendered(rejection)) = response.extensions_mut().remove::<Rendered>()
+        {
+            response = shared.render(rejection, wants_html).map(B::from);
+        }
+        if let Some(values) = self.cookies {
+            append_cookies(response.headers_mut(), values);
+        }
+        response
+    }
+}
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for StytchService<S>
 where
     S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Clone,
+    ReqBody: Send + 'static,
     ResBody: From<Body>,
 {
     type Response = http::Response<ResBody>;
@@ -374,15 +436,15 @@ where
                 if conflict {
                     shared.log_conflict();
                 }
-                if shared.mode == Mode::OPTIONAL_LENIENT {
-                    // Treated like absent credentials, as documented; a cookie conflict
-                    // still gets the layer's own cookies cleared so the next request
-                    // recovers.
-                    req.extensions_mut().insert(LayerRan(Arc::clone(shared)));
-                    let clear = (conflict && cookies.write).then(|| cookies.cleared());
-                    return ResponseFuture::inner(self.inner.call(req), clear);
+                if shared.mode == Mode::OptionalIgnoringInvalid {
+                    // Treated like absent credentials; a cookie conflict still gets the
+                    // layer's own cookies cleared so the next request recovers.
+                    let mut finish = Finish::new(shared, req.headers());
+                    finish.cookies = (conflict && cookies.write).then(|| cookies.cleared());
+                    req.extensions_mut().insert(LayerRan);
+                    return ResponseFuture::inner(self.inner.call(req), finish);
                 }
-                let error = AuthError::unauthenticated(unusable.reason(), unusable.message());
+                let error = AuthError::new(unusable.reason(), unusable.message());
                 return ResponseFuture::rejected(shared.reject(
                     error,
                     true,
@@ -393,24 +455,21 @@ where
         };
         // The hot path: a JWT verified before, re-checked in memory.
         if let Some(session) = found.jwt.and_then(|jwt| shared.validator.cached(jwt)) {
-            req.extensions_mut()
-                .insert(StytchSession::new(session, Arc::clone(shared)));
-            return ResponseFuture::inner(self.inner.call(req), None);
+            let finish = Finish::new(shared, req.headers());
+            req.extensions_mut().insert(shared.session(session, None));
+            return ResponseFuture::inner(self.inner.call(req), finish);
         }
         if found.is_empty() {
-            return match shared.mode {
-                Mode::Required => {
-                    let error = AuthError::unauthenticated(
-                        "missing_credentials",
-                        "A Stytch session is required.",
-                    );
-                    ResponseFuture::rejected(shared.reject(error, false, req.headers(), false))
-                }
-                Mode::Optional { .. } => {
-                    req.extensions_mut().insert(LayerRan(Arc::clone(shared)));
-                    ResponseFuture::inner(self.inner.call(req), None)
-                }
-            };
+            if shared.mode == Mode::Required {
+                let error = AuthError::new(
+                    stytch_validator::Reason::MissingCredentials,
+                    "A Stytch session is required.",
+                );
+                return ResponseFuture::rejected(shared.reject(error, false, req.headers(), false));
+            }
+            let finish = Finish::new(shared, req.headers());
+            req.extensions_mut().insert(LayerRan);
+            return ResponseFuture::inner(self.inner.call(req), finish);
         }
         let origin = found.origin;
         let credentials = Credentials {
@@ -418,15 +477,17 @@ where
             session_token: found.token.map(str::to_owned),
         };
         let validator = shared.validator.clone();
-        let auth: AuthFuture = Box::pin(async move { validator.authenticate(credentials).await });
+        let auth: AuthFuture<ReqBody> = Box::pin(async move {
+            let result = validator.authenticate(credentials).await;
+            (req, result)
+        });
         // Call the service that was driven to readiness, leave a fresh clone behind.
         let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        let service = std::mem::replace(&mut self.inner, clone);
         ResponseFuture {
             state: State::Authenticating {
                 auth,
-                service: Some(inner),
-                request: Some(req),
+                service,
                 shared: Arc::clone(shared),
                 origin,
             },
@@ -452,19 +513,20 @@ pin_project_lite::pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Authenticating {
-            auth: AuthFuture,
-            service: Option<S>,
-            request: Option<Request<ReqBody>>,
+            #[pin]
+            auth: AuthFuture<ReqBody>,
+            service: S,
             shared: Arc<Shared>,
             origin: Origin,
         },
         Inner {
             #[pin]
             future: S::Future,
-            set_cookies: Option<[Option<HeaderValue>; 2]>,
+            finish: Option<Finish>,
         },
         Rejected {
-            response: Option<Response>,
+            #[pin]
+            response: Ready<Response>,
         },
     }
 }
@@ -473,11 +535,11 @@ impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
-    fn inner(future: S::Future, set_cookies: Option<[Option<HeaderValue>; 2]>) -> Self {
+    fn inner(future: S::Future, finish: Finish) -> Self {
         Self {
             state: State::Inner {
                 future,
-                set_cookies,
+                finish: Some(finish),
             },
         }
     }
@@ -485,7 +547,7 @@ where
     fn rejected(response: Response) -> Self {
         Self {
             state: State::Rejected {
-                response: Some(response),
+                response: ready(response),
             },
         }
     }
@@ -510,31 +572,20 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
+            let next = match this.state.as_mut().project() {
                 StateProj::Authenticating {
                     auth,
                     service,
-                    request,
                     shared,
                     origin,
                 } => {
-                    let result = ready!(auth.as_mut().poll(cx));
-                    let (Some(mut service), Some(mut request)) = (service.take(), request.take())
-                    else {
-                        // Polled again after completion: a caller bug; answer rather than panic.
-                        let error = AuthError::misconfigured(
-                            "future_polled_after_completion",
-                            "internal error",
-                        );
-                        return Poll::Ready(Ok(shared
-                            .reject(error, true, &HeaderMap::new(), false)
-                            .map(ResBody::from)));
-                    };
-                    let next = match result {
+                    let (mut request, result) = std::task::ready!(auth.poll(cx));
+                    let mut finish = Finish::new(shared, request.headers());
+                    match result {
                         Ok(Authenticated { session, refreshed }) => {
                             // Cookies are written only for credentials that came from
                             // cookies: a bearer client's tokens never land in a cookie jar.
-                            let set_cookies = refreshed
+                            finish.cookies = refreshed
                                 .as_ref()
                                 .filter(|_| shared.cookies.write && *origin == Origin::Cookies)
                                 .map(|r| {
@@ -544,60 +595,42 @@ where
                                         session.expires_at(),
                                     )
                                 });
-                            request.extensions_mut().insert(
-                                StytchSession::new(session, Arc::clone(shared))
-                                    .with_refreshed(refreshed),
-                            );
-                            State::Inner {
-                                future: service.call(request),
-                                set_cookies,
-                            }
+                            request
+                                .extensions_mut()
+                                .insert(shared.session(session, refreshed));
                         }
                         Err(error)
                             if error.is_unauthenticated()
-                                && shared.mode == Mode::OPTIONAL_LENIENT =>
+                                && shared.mode == Mode::OptionalIgnoringInvalid =>
                         {
-                            request
-                                .extensions_mut()
-                                .insert(LayerRan(Arc::clone(shared)));
-                            State::Inner {
-                                future: service.call(request),
-                                set_cookies: None,
-                            }
+                            request.extensions_mut().insert(LayerRan);
                         }
                         Err(error) => {
                             // Only cookies the request sent are cleared.
-                            let clear =
-                                *origin == Origin::Cookies && Shared::clears_cookies_for(&error);
-                            State::Rejected {
-                                response: Some(shared.reject(
-                                    error,
-                                    true,
-                                    request.headers(),
-                                    clear,
-                                )),
-                            }
+                            let clear = *origin == Origin::Cookies && error.reason().ends_session();
+                            let response = shared.reject(error, true, request.headers(), clear);
+                            return Poll::Ready(Ok(response.map(ResBody::from)));
                         }
-                    };
-                    this.state.set(next);
-                }
-                StateProj::Inner {
-                    future,
-                    set_cookies,
-                } => {
-                    let mut response = ready!(future.poll(cx))?;
-                    if let Some(values) = set_cookies.take() {
-                        append_cookies(response.headers_mut(), values);
                     }
+                    State::Inner {
+                        future: service.call(request),
+                        finish: Some(finish),
+                    }
+                }
+                StateProj::Inner { future, finish } => {
+                    let response = std::task::ready!(future.poll(cx))?;
+                    let response = match finish.take() {
+                        Some(finish) => finish.apply(response),
+                        None => response,
+                    };
                     return Poll::Ready(Ok(response));
                 }
                 StateProj::Rejected { response } => {
-                    let response = response
-                        .take()
-                        .unwrap_or_else(|| http::StatusCode::INTERNAL_SERVER_ERROR.into_response());
+                    let response = std::task::ready!(response.poll(cx));
                     return Poll::Ready(Ok(response.map(ResBody::from)));
                 }
-            }
+            };
+            this.state.set(next);
         }
     }
 }

@@ -13,60 +13,57 @@
 //!
 //! ```no_run
 //! use axum::{Router, routing::{get, post}};
-//! use axum_stytch::{StytchConfig, StytchLayer, StytchSession, Validator, require_factor_count};
+//! use axum_stytch::{StytchLayer, StytchSession, Validator, require_factor_count};
 //!
-//! async fn me(session: StytchSession) -> String {
-//!     format!("hello {}", session.user_id())
+//! async fn me(session: StytchSession) -> String { format!("hello {}", session.user_id()) }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let app = Router::new()
+//!         .route("/me", get(me))
+//!         .route("/pay", post(me).route_layer(require_factor_count(2)))
+//!         .layer(StytchLayer::new(Validator::from_env()?));
+//!     axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?, app).await?;
+//!     Ok(())
 //! }
-//!
-//! async fn transfer(session: StytchSession) -> &'static str {
-//!     "sent"
-//! }
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // STYTCH_PROJECT_ID, STYTCH_SECRET and, optionally, STYTCH_API_URL.
-//! let validator = Validator::new(StytchConfig::from_env()?);
-//! let app = Router::new()
-//!     .route("/me", get(me))
-//!     .route("/transfer", post(transfer).route_layer(require_factor_count(2)))
-//!     .layer(StytchLayer::new(validator));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app).await?;
-//! # Ok(()) }
 //! ```
 //!
-//! One [`Validator`] per process: it is cheap to clone and every clone shares the
-//! key cache, the verified-token cache and the HTTP connections.
+//! [`Validator::from_env`] reads `STYTCH_PROJECT_ID`, `STYTCH_SECRET` and, optionally,
+//! `STYTCH_API_URL`; [`StytchConfig::builder`] sets everything else (timeouts, caches,
+//! the remote budget, B2B). Build one [`Validator`] per process: it is cheap to clone
+//! and every clone shares the key cache, the verified-token cache and the HTTP
+//! connections.
 //!
 //! # Extracting the session
 //!
 //! [`StytchSession`] dereferences to [`Session`]: ids, timestamps, authentication
-//! factors, roles, and custom claims (typed through [`Session::custom_claims`]).
+//! factors, roles and custom claims. Put your custom-claims type in the signature and
+//! read it with [`StytchSession::claims`]; a session whose claims do not fit is refused
+//! with 401 `claims_mismatch`, and the claims of a cached JWT are parsed only once.
 //!
 //! ```
-//! use axum::Json;
 //! use axum_stytch::StytchSession;
 //!
 //! #[derive(serde::Deserialize)]
-//! struct Claims { plan: String }
+//! struct Plan { plan: String, seats: u32 }
 //!
-//! async fn plan(session: StytchSession) -> Json<serde_json::Value> {
-//!     let plan = session.custom_claims::<Claims>().map(|c| c.plan).unwrap_or_default();
-//!     Json(serde_json::json!({ "user": session.user_id(), "plan": plan }))
+//! async fn billing(s: StytchSession<Plan>) -> String {
+//!     format!("{} is on {} with {} seats", s.user_id(), s.claims().plan, s.claims().seats)
 //! }
 //! ```
 //!
+//! B2B projects extract [`StytchMemberSession`], which adds the organization.
+//!
 //! # Optional authentication
 //!
-//! [`StytchLayer::optional`] lets requests without credentials through; extract
-//! `Option<StytchSession>`. Bad credentials (conflicting cookies, a malformed
-//! `Authorization` header, an invalid, expired or revoked session) are still answered
-//! with 401 unless [`StytchLayer::continue_on_invalid`] is set, which treats them as
-//! absent.
+//! [`Mode`](layer::Mode) decides what happens to a request without a usable session:
+//! `Required` (401, the default), `Optional` (requests without credentials reach the
+//! handler; extract `Option<StytchSession>`), or `OptionalIgnoringInvalid` (also bad
+//! credentials are treated as absent).
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use axum_stytch::{StytchLayer, StytchSession, Validator};
+//! use axum_stytch::{StytchLayer, StytchSession, Validator, layer::Mode};
 //!
 //! async fn home(session: Option<StytchSession>) -> String {
 //!     match session {
@@ -76,23 +73,26 @@
 //! }
 //!
 //! # fn app(validator: Validator) -> Router {
-//! Router::new().route("/", get(home)).layer(StytchLayer::optional(validator))
+//! Router::new()
+//!     .route("/", get(home))
+//!     .layer(StytchLayer::new(validator).with_mode(Mode::Optional))
 //! # }
 //! ```
 //!
 //! # Guards
 //!
 //! A [`Guard`] checks the session: [`require_factor_count`], [`require_factor`],
-//! [`require_recent_auth`], [`require_recent_factor`], [`require_role`], [`require_permission`] (RBAC against the
-//! project's policy, fetched and cached), [`require`] with your own predicate, and the
-//! combinators [`Guard::and`], [`Guard::or`], [`all`], [`any`], [`not`]. Use one as a
-//! route layer, or inside a handler with [`StytchSession::require`]. A denial answers
-//! 403 with the guard's reason code.
+//! [`require_recent_auth`], [`require_recent_factor`], [`require_role`],
+//! [`require_permission`] (RBAC against the project's policy, fetched and cached), and
+//! [`Guard::from_fn`] with your own predicate. Combine them with [`Guard::and`],
+//! [`Guard::or`], `!guard`, [`Guard::all`] and [`Guard::any`]. Use one as a route
+//! layer, or inside a handler with [`StytchSession::require`]. A denial answers 403
+//! with the guard's reason.
 //!
 //! ```
 //! use std::time::Duration;
 //! use axum::{Router, routing::{get, post}};
-//! use axum_stytch::*;
+//! use axum_stytch::{StytchLayer, Validator, require_permission, require_recent_factor, require_role};
 //!
 //! # async fn ok() -> &'static str { "ok" }
 //! # fn app(validator: Validator) -> Router {
@@ -106,7 +106,10 @@
 //! ```
 //!
 //! Guards run after the layer, so put `.route_layer(guard)` on routes and
-//! `.layer(StytchLayer)` on the router around them.
+//! `.layer(StytchLayer)` on the router around them. [`require_org_permission`] (B2B)
+//! needs the request to know the organization, so it is a
+//! [`RouteGuard`](guard::RouteGuard): a route layer only, which the compiler keeps out
+//! of handlers (use [`StytchSession::authorize_in_organization`] there).
 //!
 //! # Cookies
 //!
@@ -115,7 +118,7 @@
 //! `Path=/`, `SameSite=Lax`, `Secure`, expiring with the session, and
 //! `Cache-Control: private, no-store` so no shared cache stores a response that carries
 //! a session (a handler's own `no-store` is kept). Change the attributes with
-//! [`StytchLayer::with_cookie_names`], [`with_cookie_domain`](StytchLayer::with_cookie_domain),
+//! [`StytchLayer::with_cookie_names`](layer::StytchLayer::with_cookie_names), [`with_cookie_domain`](StytchLayer::with_cookie_domain),
 //! [`with_same_site`](StytchLayer::with_same_site), [`with_http_only`](StytchLayer::with_http_only)
 //! and friends. When Stytch says the session is gone, both cookies are cleared.
 //!
@@ -143,50 +146,177 @@
 //!
 //! # Errors
 //!
-//! Every refusal is a [`StytchRejection`] with a stable status and JSON body
-//! `{"error": "<reason code>", "error_description": "..."}`:
+//! Every refusal is a [`StytchRejection`]: a typed [`Reason`](stytch_validator::Reason)
+//! that decides the status, a message and a retry hint. The default response is JSON
+//! `{"error": "<reason>", "error_description": "..."}`, with
+//! `WWW-Authenticate: Bearer ...` on 401 (`error="invalid_token"` when credentials were
+//! sent) and 403 (`error="insufficient_scope"`), and `Retry-After` on 503. Own the
+//! response with [`StytchLayer::with_rejection_handler`], or send browsers to a login
+//! page with [`StytchLayer::with_login_redirect`]. The layer renders every refusal
+//! behind it the same way, however it was raised: by the layer, a route guard, an
+//! extractor, [`StytchSession::require`], or a handler returning
+//! `StytchRejection::from(error)`.
 //!
-//! | status | when | extra header |
+//! The reasons are a stable contract for clients and metrics:
+//!
+//! | reason | status | meaning |
 //! |---|---|---|
-//! | 401 | no credentials, malformed, forged, expired or revoked session | `WWW-Authenticate: Bearer ...` |
-//! | 403 | a guard or RBAC check denied | `WWW-Authenticate: Bearer error="insufficient_scope"` |
-//! | 503 | Stytch or its keys unreachable, rate limited, circuit open | `Retry-After` |
-//! | 500 | misconfiguration (Stytch rejects the project secret; extractor without layer) | |
-//!
-//! Own the response with [`StytchLayer::with_rejection_handler`], or send browsers to a
-//! login page with [`StytchLayer::with_login_redirect`].
+//! | `missing_credentials` | 401 | No session credentials were sent. |
+//! | `conflicting_credentials` | 401 | One Stytch cookie name carries two different values (cookie tossing, or a cookie-scope mismatch between the frontend and the API), or two `Authorization` headers were sent. |
+//! | `malformed_authorization` | 401 | The `Authorization` header is not `Bearer <credential>`. |
+//! | `session_token_malformed` | 401 | A session token that cannot be a Stytch token (empty, too long, not base64url). |
+//! | `jwt_malformed` | 401 | The JWT is not a well-formed compact JWS. |
+//! | `jwt_malformed_claims` | 401 | The JWT's payload is not a valid claims object. |
+//! | `jwt_too_large` | 401 | The JWT is larger than the configured cap. |
+//! | `jwt_unsupported_algorithm` | 401 | The JWT is not signed with RS256. |
+//! | `jwt_forbidden_header` | 401 | The JWT header carries a field that would change how it is processed (`crit`, `jku`, `jwk`, `x5u`, `x5c`, ...). |
+//! | `jwt_wrong_type` | 401 | The JWT's `typ` is not `JWT`. |
+//! | `jwt_missing_kid` | 401 | The JWT has no `kid`. |
+//! | `jwt_malformed_kid` | 401 | The JWT's `kid` is not a plausible key id. |
+//! | `jwt_unknown_key` | 401 | The JWT names a key the project does not publish (checked against fresh keys). |
+//! | `jwt_invalid_signature` | 401 | The JWT's signature does not verify. |
+//! | `jwt_wrong_issuer` | 401 | The JWT was issued by someone else (`iss`). |
+//! | `jwt_wrong_audience` | 401 | The JWT is for another project (`aud`). |
+//! | `jwt_lifetime_too_long` | 401 | The JWT claims a lifetime longer than the configured maximum. |
+//! | `jwt_consumer_token_for_b2b_project` | 401 | A consumer JWT sent to a B2B project. |
+//! | `jwt_b2b_token_for_consumer_project` | 401 | A B2B JWT sent to a consumer project. |
+//! | `jwt_expired` | 401 | The JWT has expired (and Stytch could not refresh it). |
+//! | `jwt_too_old` | 401 | The JWT is older than the configured maximum age (and Stytch could not refresh it). |
+//! | `jwt_not_yet_valid` | 401 | The JWT is not valid yet (`nbf` or `iat` in the future). |
+//! | `session_expired` | 401 | The session the JWT belongs to has expired. |
+//! | `session_not_found` | 401 | Stytch says the session is unknown, expired or revoked; the layer clears the session cookies. |
+//! | `session_invalid` | 401 | Stytch says the credential is not a valid session credential. |
+//! | `claims_mismatch` | 401 | The session's custom claims do not fit the handler's typed claims. |
+//! | `insufficient_factors` | 403 | Fewer authentication factors than the route requires. |
+//! | `missing_factor` | 403 | The session lacks the factor the route requires. |
+//! | `reauthentication_required` | 403 | The last authentication (of the required factor) is too long ago. |
+//! | `missing_role` | 403 | The session lacks the role the route requires. |
+//! | `permission_denied` | 403 | No role of the session grants the permission. |
+//! | `tenancy_mismatch` | 403 | The session belongs to a different organization (B2B). |
+//! | `organization_unknown` | 403 | The route's organization could not be determined (B2B). |
+//! | `guard_denied` | 403 | A guard denied the request (a custom predicate or a combination). |
+//! | `stytch_authorization_denied` | 403 | Stytch denied an authorization check. |
+//! | `jwks_unavailable` | 503 | The signing keys could not be fetched. |
+//! | `jwks_rate_limited` | 503 | The JWKS endpoint answered 429. |
+//! | `jwks_bad_status` | 503 | The JWKS endpoint answered an unexpected status. |
+//! | `jwks_malformed` | 503 | The JWKS document is not valid JSON of the expected shape. |
+//! | `jwks_no_usable_keys` | 503 | The JWKS document holds no key usable for RS256. |
+//! | `upstream_timeout` | 503 | An upstream call ran past its deadline. |
+//! | `upstream_unreachable` | 503 | The upstream host could not be reached. |
+//! | `upstream_connection_failed` | 503 | The connection to the upstream failed mid-way. |
+//! | `upstream_body_too_large` | 503 | The upstream answer was larger than allowed. |
+//! | `stytch_unavailable` | 503 | Stytch answered 5xx. |
+//! | `stytch_rate_limited` | 503 | Stytch answered 429; calls pause as long as it asked. |
+//! | `stytch_circuit_open` | 503 | The circuit breaker is open after repeated upstream failures. |
+//! | `stytch_overloaded` | 503 | Too many calls to Stytch are in flight. |
+//! | `stytch_budget_exhausted` | 503 | The remote budget is spent for now. |
+//! | `stytch_malformed_response` | 503 | Stytch answered 2xx with a body that is not a session. |
+//! | `stytch_unexpected_response` | 503 | An answer that is not Stytch's (a proxy's 404, a 408, a bare 401). |
+//! | `rbac_policy_unavailable` | 503 | The RBAC policy could not be fetched. |
+//! | `rbac_policy_malformed` | 503 | The RBAC policy document is malformed. |
+//! | `stytch_rejected_credentials` | 500 | Stytch rejected this service's project id or secret. |
+//! | `missing_layer` | 500 | The session extractor or a guard runs on a route no `StytchLayer` covers. |
+//! | `not_member_session` | 500 | A member-session extractor runs under a layer whose validator is configured for consumer sessions. |
 //!
 //! # Testing your app
 //!
-//! The `stytch-emulator` crate is an offline Stytch: point
-//! [`StytchConfigBuilder::api_url`] at it, create sessions with chosen factors and
-//! roles, move its clock, inject faults.
+//! With the `test-util` feature, `Session::builder` makes sessions and
+//! `test::with_session` hands one to a router without a server, Stytch or the
+//! emulator. A unit test of a handler:
+//!
+//! ```
+//! # #[cfg(feature = "test-util")] {
+//! use axum::{Router, body::Body, http::Request, routing::get};
+//! use axum_stytch::{Session, StytchSession, test};
+//! use tower::ServiceExt as _;
+//!
+//! async fn me(session: StytchSession) -> String { format!("hello {}", session.user_id()) }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let session = Session::builder("user-test-1").role("admin").build();
+//! let app = Router::new().route("/me", get(me)).layer(test::with_session(session));
+//! let response = app.oneshot(Request::get("/me").body(Body::empty()).unwrap()).await.unwrap();
+//! let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+//! assert_eq!(body, "hello user-test-1");
+//! # });
+//! # }
+//! ```
+//!
+//! For an integration test, the `stytch-emulator` crate is an offline Stytch on
+//! loopback: point the validator at it, create sessions with chosen factors and roles,
+//! move its clock, inject faults, and send the real cookies.
+//!
+//! ```
+//! use axum::{Router, body::Body, http::Request, routing::get};
+//! use axum_stytch::{StytchConfig, StytchLayer, StytchSession, Validator};
+//! use stytch_emulator::{Emulator, NewSession};
+//! use tower::ServiceExt as _;
+//!
+//! async fn me(session: StytchSession) -> String { format!("hello {}", session.user_id()) }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let emu = Emulator::builder().start().await.unwrap();
+//! let config = StytchConfig::builder(emu.project_id(), emu.secret())
+//!     .api_url(emu.base_url())
+//!     .build()
+//!     .unwrap();
+//! let app = Router::new().route("/me", get(me)).layer(StytchLayer::new(Validator::new(config)));
+//! let s = emu.create_session(NewSession::new());
+//! let request = Request::get("/me")
+//!     .header("cookie", format!("stytch_session_jwt={}", s.session_jwt))
+//!     .body(Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! # });
+//! ```
 //!
 //! # Feature flags
 //!
-//! This crate has no optional features yet: the TLS backend is rustls, always on.
+//! * `test-util`: `Session::builder` and the `test` module, for your own tests.
+//!
+//! # Crate layout
+//!
+//! The root holds what an application types: the layer, the extractors, the
+//! rejection, [`Guard`] and the `require_*` constructors, and the core's [`Validator`],
+//! [`StytchConfig`] and [`Session`]. The service and its future, [`Mode`](layer::Mode)
+//! and the cookie settings are in [`layer`]; [`RouteGuard`](guard::RouteGuard), the
+//! guard service and the organization sources in [`guard`]. Everything else of the
+//! core is reachable as [`stytch_validator`].
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cookies;
 mod credentials;
-mod guard;
-mod layer;
+pub mod guard;
+pub mod layer;
 mod rejection;
 mod session;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test;
 
-pub use credentials::CredentialSource;
 pub use guard::{
-    Guard, GuardFuture, GuardService, OrgSource, all, any, not, org_from_header, org_from_path,
-    require, require_factor, require_factor_count, require_org_permission, require_permission,
+    Guard, require_factor, require_factor_count, require_org_permission, require_permission,
     require_recent_auth, require_recent_factor, require_role,
 };
-pub use layer::{ResponseFuture, StytchLayer, StytchService};
-pub use rejection::{MissingStytchLayer, SessionRejection, StytchRejection};
+pub use layer::StytchLayer;
+pub use rejection::StytchRejection;
 pub use session::{StytchMemberSession, StytchSession};
-
-pub use cookie::SameSite;
 pub use stytch_validator;
-pub use stytch_validator::{
-    AuthError, Authenticated, AuthenticationFactor, Authorization, Clock, ConfigError, Credentials,
-    ErrorKind, ManualClock, Organization, Policy, RefreshedTokens, Session, SessionSource,
-    StytchConfig, StytchConfigBuilder, SystemClock, Validator, Vertical,
-};
+pub use stytch_validator::{Session, StytchConfig, Validator};
+
+#[cfg(test)]
+mod tests {
+    use stytch_validator::Reason;
+
+    /// The crate doc's reason table lists every reason with its status.
+    #[test]
+    fn the_reason_table_is_complete() {
+        let doc = include_str!("lib.rs");
+        for reason in Reason::ALL {
+            let row = format!("//! | `{}` | {} |", reason.as_str(), reason.status_code());
+            assert!(doc.contains(&row), "the crate doc lacks {row}");
+        }
+    }
+}

@@ -1,49 +1,56 @@
-//! The responses the layer, the extractors and the guards answer with when they refuse.
+//! [`StytchRejection`]: every refusal, as plain data, and its default response.
 
 use std::fmt;
-use std::sync::Arc;
 
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use stytch_validator::{AuthError, ErrorKind};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use stytch_validator::{AuthError, ErrorKind, Reason};
 
-/// A refusal from [`StytchLayer`](crate::StytchLayer), a guard or an extractor.
+/// A refusal from [`StytchLayer`](crate::StytchLayer), a guard, an extractor or a
+/// handler: the one rejection type of this crate.
 ///
-/// Its status follows the error kind: 401 (no usable session), 403 (a guard or RBAC
-/// check denied), 503 (Stytch unreachable; with `Retry-After`) or 500 (misconfigured).
-/// The body is JSON `{"error": "<reason code>", "error_description": "<message>"}`;
-/// 401 and 403 carry an RFC 6750 `WWW-Authenticate` header. Neither ever contains a
-/// credential.
+/// It is plain data: a typed [`Reason`] (which decides the status: 401, 403, 503 or
+/// 500), a message, a retry hint, and whether the request carried credentials. The
+/// default response is JSON `{"error": "<reason>", "error_description": "<message>"}`
+/// with an RFC 6750 `WWW-Authenticate` challenge on 401 and 403 and `Retry-After` on
+/// 503; it never contains a credential.
 ///
-/// Replace this response with your own through
-/// [`StytchLayer::with_rejection_handler`](crate::StytchLayer::with_rejection_handler).
-#[derive(Clone)]
+/// However it is raised (by the layer, a route guard,
+/// [`StytchSession::require`](crate::StytchSession::require), or
+/// `StytchRejection::from(error)` returned from a handler), [`StytchLayer`](crate::StytchLayer) renders it in one place: through
+/// [`with_rejection_handler`](crate::StytchLayer::with_rejection_handler) or
+/// [`with_login_redirect`](crate::StytchLayer::with_login_redirect) when configured, so
+/// the same refusal always looks the same.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StytchRejection {
     error: AuthError,
     credentials_present: bool,
-    /// The layer's handler, so that refusals raised inside handlers look the same as
-    /// the layer's own.
-    handler: Option<RejectionHandler>,
 }
 
 impl StytchRejection {
-    pub(crate) fn new(error: AuthError, credentials_present: bool) -> Self {
+    /// A refusal for `error`; `credentials_present` says whether the request carried any
+    /// credential (an absent one gets a bare challenge).
+    pub fn new(error: AuthError, credentials_present: bool) -> Self {
         Self {
             error,
             credentials_present,
-            handler: None,
         }
     }
 
-    pub(crate) fn with_handler(mut self, handler: Option<RejectionHandler>) -> Self {
-        self.handler = handler;
-        self
+    /// A refusal for `reason`, with its standard description as the message.
+    pub fn from_reason(reason: Reason) -> Self {
+        Self::new(AuthError::from_reason(reason), true)
     }
 
-    /// The typed error: kind, reason code, message, retry hint.
+    /// The typed error: reason, message, retry hint.
     pub fn error(&self) -> &AuthError {
         &self.error
+    }
+
+    /// Why.
+    pub fn reason(&self) -> Reason {
+        self.error.reason()
     }
 
     /// The HTTP status.
@@ -51,58 +58,23 @@ impl StytchRejection {
         StatusCode::from_u16(self.error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// Whether the request carried any credential (an absent one gets a bare challenge).
+    /// Whether the request carried any credential.
     pub fn credentials_present(&self) -> bool {
         self.credentials_present
     }
 
-    /// The JSON body text.
+    /// The default JSON body text.
     pub fn body_text(&self) -> String {
         serde_json::json!({
-            "error": self.error.reason(),
+            "error": self.error.reason().as_str(),
             "error_description": self.error.message(),
         })
         .to_string()
     }
-}
 
-impl fmt::Debug for StytchRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StytchRejection")
-            .field("error", &self.error)
-            .field("credentials_present", &self.credentials_present)
-            .finish()
-    }
-}
-
-impl fmt::Display for StytchRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.error, f)
-    }
-}
-
-impl std::error::Error for StytchRejection {}
-
-impl From<AuthError> for StytchRejection {
-    fn from(error: AuthError) -> Self {
-        Self::new(error, true)
-    }
-}
-
-/// Quotes a value for an auth-param (RFC 9110 §11.2): messages are ours, but stay safe.
-fn quoted(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
-        .collect()
-}
-
-impl IntoResponse for StytchRejection {
-    fn into_response(mut self) -> Response {
-        if let Some(handler) = self.handler.take() {
-            return handler(self);
-        }
+    /// The default response, without the mark that lets the layer re-render it.
+    pub fn default_response(&self) -> Response {
         let status = self.status();
-        tracing::debug!(target: "axum_stytch::rejection", status = status.as_u16(), reason = self.error.reason(), "axum_stytch.rejected");
         let mut response = (status, self.body_text()).into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -130,84 +102,56 @@ impl IntoResponse for StytchRejection {
     }
 }
 
-/// Builds the response for a refusal; see
-/// [`StytchLayer::with_rejection_handler`](crate::StytchLayer::with_rejection_handler).
-pub(crate) type RejectionHandler = Arc<dyn Fn(StytchRejection) -> Response + Send + Sync>;
-
-/// Redirects browsers to a login page on 401 instead of answering JSON.
-pub(crate) fn login_redirect(url: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(location) = HeaderValue::from_str(url) {
-        response.headers_mut().insert(LOCATION, location);
-    }
-    response
-}
-
-/// The extractor was used on a route that no [`StytchLayer`](crate::StytchLayer) covers:
-/// a programming error, answered with 500.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct MissingStytchLayer;
-
-impl MissingStytchLayer {
-    /// The body text.
-    pub fn body_text(&self) -> &'static str {
-        "StytchSession was extracted on a route without StytchLayer; add `.layer(StytchLayer::new(validator))` to the router"
-    }
-}
-
-impl fmt::Display for MissingStytchLayer {
+impl fmt::Debug for StytchRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.body_text())
+        f.debug_struct("StytchRejection")
+            .field("error", &self.error)
+            .field("credentials_present", &self.credentials_present)
+            .finish()
     }
 }
 
-impl std::error::Error for MissingStytchLayer {}
-
-impl IntoResponse for MissingStytchLayer {
-    fn into_response(self) -> Response {
-        tracing::error!(target: "axum_stytch::rejection", "{}", self.body_text());
-        (StatusCode::INTERNAL_SERVER_ERROR, self.body_text()).into_response()
-    }
-}
-
-const NOT_MEMBER: &str =
-    "StytchMemberSession needs a StytchLayer whose validator is configured with Vertical::B2b";
-
-/// Why a [`StytchSession`](crate::StytchSession) could not be extracted.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum SessionRejection {
-    /// No [`StytchLayer`](crate::StytchLayer) ran for this request.
-    MissingLayer(MissingStytchLayer),
-    /// The layer runs in optional mode and the request has no session.
-    Unauthenticated(StytchRejection),
-    /// `StytchMemberSession` under a layer whose validator is configured for consumer
-    /// sessions: a wiring mistake, answered with 500.
-    NotMemberSession,
-}
-
-impl fmt::Display for SessionRejection {
+impl fmt::Display for StytchRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionRejection::MissingLayer(r) => fmt::Display::fmt(r, f),
-            SessionRejection::Unauthenticated(r) => fmt::Display::fmt(r, f),
-            SessionRejection::NotMemberSession => f.write_str(NOT_MEMBER),
-        }
+        fmt::Display::fmt(&self.error, f)
     }
 }
 
-impl std::error::Error for SessionRejection {}
+impl std::error::Error for StytchRejection {}
 
-impl IntoResponse for SessionRejection {
-    fn into_response(self) -> Response {
-        match self {
-            SessionRejection::MissingLayer(r) => r.into_response(),
-            SessionRejection::Unauthenticated(r) => r.into_response(),
-            SessionRejection::NotMemberSession => {
-                tracing::error!(target: "axum_stytch::rejection", "{NOT_MEMBER}");
-                (StatusCode::INTERNAL_SERVER_ERROR, NOT_MEMBER).into_response()
-            }
-        }
+impl From<AuthError> for StytchRejection {
+    fn from(error: AuthError) -> Self {
+        Self::new(error, true)
     }
+}
+
+impl From<Reason> for StytchRejection {
+    fn from(reason: Reason) -> Self {
+        Self::from_reason(reason)
+    }
+}
+
+/// Marks a response built from a rejection, so the layer can render it its own way.
+#[derive(Clone)]
+pub(crate) struct Rendered(pub(crate) StytchRejection);
+
+impl IntoResponse for StytchRejection {
+    fn into_response(self) -> Response {
+        let level_error = self.error.kind() == ErrorKind::Misconfigured;
+        if level_error {
+            tracing::error!(target: "axum_stytch::rejection", reason = self.reason().as_str(), "{}", self.error.message());
+        } else {
+            tracing::debug!(target: "axum_stytch::rejection", status = self.status().as_u16(), reason = self.reason().as_str(), "axum_stytch.rejected");
+        }
+        let mut response = self.default_response();
+        response.extensions_mut().insert(Rendered(self));
+        response
+    }
+}
+
+/// Quotes a value for an auth-param (RFC 9110 §11.2): messages are ours, but stay safe.
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect()
 }

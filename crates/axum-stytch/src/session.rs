@@ -1,54 +1,126 @@
-//! The [`StytchSession`] extractor.
+//! The [`StytchSession`] and [`StytchMemberSession`] extractors.
 
+use std::any::{Any, TypeId};
 use std::ops::Deref;
 use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use stytch_validator::{AuthError, Authorization, RefreshedTokens, Session, Validator};
+use serde::de::DeserializeOwned;
+use stytch_validator::{
+    AuthError, Authorization, NoClaims, Reason, RefreshedTokens, Session, Validator,
+};
 
-use crate::guard::{Guard, RequestContext};
-use crate::layer::Shared;
-use crate::rejection::{MissingStytchLayer, SessionRejection, StytchRejection};
+use crate::rejection::StytchRejection;
+
+/// What the layer leaves in a request's extensions: the session it authenticated (if
+/// any) and the validator that did it.
+#[derive(Clone)]
+pub(crate) struct RequestSession {
+    pub(crate) session: Session,
+    pub(crate) validator: Validator,
+    pub(crate) refreshed: Option<Arc<RefreshedTokens>>,
+}
+
+/// Marks a request the layer let through without a session (optional modes).
+#[derive(Clone, Copy)]
+pub(crate) struct LayerRan;
 
 /// The authenticated session of a request: extract it in a handler.
 ///
-/// It dereferences to [`Session`] (ids, factors, roles, custom claims, ...). Extract
-/// `Option<StytchSession>` under [`StytchLayer::optional`](crate::StytchLayer::optional).
-/// Extracting it on a route that no [`StytchLayer`](crate::StytchLayer) covers answers
-/// 500 ([`MissingStytchLayer`]): that is a wiring mistake, not a client error.
+/// It dereferences to [`Session`] (ids, factors, roles, custom claims, ...) and holds
+/// the [`Validator`] that authenticated it, for guards and RBAC checks inside the
+/// handler. Extract `Option<StytchSession>` under an optional layer.
+///
+/// `C` is your type for the session's custom claims: extract `StytchSession<Plan>` and
+/// read [`claims`](Self::claims). A session whose claims do not fit `C` is refused with
+/// 401 `claims_mismatch`. The claims are parsed once per session (a cached JWT is not
+/// parsed again). Without `C`, nothing is parsed.
 ///
 /// ```
 /// use axum::Json;
 /// use axum_stytch::StytchSession;
 ///
+/// #[derive(serde::Deserialize)]
+/// struct Plan { plan: String, seats: u32 }
+///
 /// async fn me(session: StytchSession) -> Json<serde_json::Value> {
 ///     Json(serde_json::json!({ "user_id": session.user_id(), "roles": session.roles() }))
 /// }
+///
+/// async fn billing(session: StytchSession<Plan>) -> String {
+///     format!("{} has {} seats on {}", session.user_id(), session.claims().seats, session.claims().plan)
+/// }
 /// ```
+///
+/// Extracting it on a route that no [`StytchLayer`](crate::StytchLayer) covers answers
+/// 500 `missing_layer`: a wiring mistake, not a client error.
 #[derive(Clone)]
-pub struct StytchSession {
-    session: Session,
-    shared: Arc<Shared>,
-    refreshed: Option<Arc<RefreshedTokens>>,
+pub struct StytchSession<C = NoClaims> {
+    auth: RequestSession,
+    /// `None` only for [`NoClaims`].
+    claims: Option<Arc<C>>,
 }
 
-/// Marks a request the layer saw and let through without a session (optional mode).
-#[derive(Clone)]
-pub(crate) struct LayerRan(pub(crate) Arc<Shared>);
+static NO_CLAIMS: NoClaims = NoClaims;
 
-impl StytchSession {
-    pub(crate) fn new(session: Session, shared: Arc<Shared>) -> Self {
-        Self {
-            session,
-            shared,
-            refreshed: None,
+impl<C> StytchSession<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    pub(crate) fn from_authenticated(auth: RequestSession) -> Result<Self, StytchRejection> {
+        if TypeId::of::<C>() == TypeId::of::<NoClaims>() {
+            return Ok(Self { auth, claims: None });
+        }
+        match auth.session.claims::<C>() {
+            Ok(claims) => Ok(Self {
+                auth,
+                claims: Some(claims),
+            }),
+            Err(_) => Err(StytchRejection::new(
+                AuthError::new(
+                    Reason::ClaimsMismatch,
+                    "The session's custom claims do not have the shape this route expects.",
+                ),
+                true,
+            )),
         }
     }
 
-    pub(crate) fn with_refreshed(mut self, refreshed: Option<RefreshedTokens>) -> Self {
-        self.refreshed = refreshed.map(Arc::new);
-        self
+    /// A session for a handler under test: no layer, no server (feature `test-util`;
+    /// see the `test` module).
+    #[cfg(feature = "test-util")]
+    pub fn for_test(session: Session, validator: Validator) -> Result<Self, StytchRejection> {
+        Self::from_authenticated(RequestSession {
+            session,
+            validator,
+            refreshed: None,
+        })
+    }
+
+    /// The session's custom claims as `C`.
+    pub fn claims(&self) -> &C {
+        match &self.claims {
+            Some(claims) => claims,
+            None => (&NO_CLAIMS as &dyn Any)
+                .downcast_ref::<C>()
+                .expect("claims are parsed for every type but NoClaims"),
+        }
+    }
+
+    /// The session, without the request context.
+    pub fn into_inner(self) -> Session {
+        self.auth.session
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.auth.session
+    }
+
+    /// The validator that authenticated this session (e.g. for RBAC checks).
+    pub fn validator(&self) -> &Validator {
+        &self.auth.validator
     }
 
     /// The fresh JWT and token Stytch issued for this request, when the layer had to ask
@@ -58,34 +130,7 @@ impl StytchSession {
     /// no cookies; return these to it yourself (for example in a response header) so it
     /// can send the new JWT next time instead of costing a Stytch call per request.
     pub fn refreshed_tokens(&self) -> Option<&RefreshedTokens> {
-        self.refreshed.as_deref()
-    }
-
-    /// The session, without the layer's context.
-    pub fn into_inner(self) -> Session {
-        self.session
-    }
-
-    /// The validator that authenticated this session (e.g. for RBAC checks).
-    pub fn validator(&self) -> &Validator {
-        &self.shared.validator
-    }
-
-    /// Checks a guard from inside a handler; a denial converts into a 403 response.
-    ///
-    /// ```
-    /// use axum_stytch::{StytchRejection, StytchSession, require_factor_count};
-    ///
-    /// async fn transfer(session: StytchSession) -> Result<&'static str, StytchRejection> {
-    ///     session.require(&require_factor_count(2)).await?;
-    ///     Ok("sent")
-    /// }
-    /// ```
-    pub async fn require(&self, guard: &Guard) -> Result<(), StytchRejection> {
-        guard
-            .evaluate(self, &RequestContext::default())
-            .await
-            .map_err(|e| self.rejection(e))
+        self.auth.refreshed.as_deref()
     }
 
     /// Checks an RBAC permission against the project's policy
@@ -95,11 +140,10 @@ impl StytchSession {
         resource: &str,
         action: &str,
     ) -> Result<Authorization, StytchRejection> {
-        self.shared
-            .validator
-            .authorize(&self.session, resource, action)
+        self.validator()
+            .authorize(self.session(), resource, action)
             .await
-            .map_err(|e| self.rejection(e))
+            .map_err(StytchRejection::from)
     }
 
     /// B2B: checks tenancy (the session belongs to `organization_id`) and then the
@@ -110,94 +154,123 @@ impl StytchSession {
         resource: &str,
         action: &str,
     ) -> Result<Authorization, StytchRejection> {
-        self.shared
-            .validator
-            .authorize_in_organization(&self.session, organization_id, resource, action)
+        self.validator()
+            .authorize_in_organization(self.session(), organization_id, resource, action)
             .await
-            .map_err(|e| self.rejection(e))
-    }
-
-    fn rejection(&self, error: AuthError) -> StytchRejection {
-        StytchRejection::new(error, true).with_handler(self.shared.handler.clone())
-    }
-
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.shared
+            .map_err(StytchRejection::from)
     }
 }
 
-impl Deref for StytchSession {
+impl<C> Deref for StytchSession<C> {
     type Target = Session;
 
     fn deref(&self) -> &Session {
-        &self.session
+        &self.auth.session
     }
 }
 
-impl AsRef<Session> for StytchSession {
+impl<C> AsRef<Session> for StytchSession<C> {
     fn as_ref(&self) -> &Session {
-        &self.session
+        &self.auth.session
     }
 }
 
-impl std::fmt::Debug for StytchSession {
+impl<C> std::fmt::Debug for StytchSession<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&self.session, f)
+        std::fmt::Debug::fmt(&self.auth.session, f)
     }
 }
 
-impl serde::Serialize for StytchSession {
+impl<C> serde::Serialize for StytchSession<C> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.session.serialize(s)
+        self.auth.session.serialize(s)
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for StytchSession {
-    type Rejection = SessionRejection;
+fn missing_layer() -> StytchRejection {
+    StytchRejection::new(
+        AuthError::new(
+            Reason::MissingLayer,
+            "A Stytch session was extracted on a route without StytchLayer; add \
+             `.layer(StytchLayer::new(validator))` to the router.",
+        ),
+        false,
+    )
+}
+
+/// The session the layer left, `None` if it let the request through without one.
+fn from_parts<C>(parts: &Parts) -> Result<Option<StytchSession<C>>, StytchRejection>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    if let Some(auth) = parts.extensions.get::<RequestSession>() {
+        return StytchSession::from_authenticated(auth.clone()).map(Some);
+    }
+    match parts.extensions.get::<LayerRan>() {
+        Some(LayerRan) => Ok(None),
+        None => Err(missing_layer()),
+    }
+}
+
+/// The session and validator a route guard checks: 401 without a session, 500 without
+/// the layer.
+pub(crate) fn session_of(parts: &Parts) -> Result<(Session, Validator), StytchRejection> {
+    match parts.extensions.get::<RequestSession>() {
+        Some(auth) => Ok((auth.session.clone(), auth.validator.clone())),
+        None => match parts.extensions.get::<LayerRan>() {
+            Some(LayerRan) => Err(session_required()),
+            None => Err(missing_layer()),
+        },
+    }
+}
+
+fn session_required() -> StytchRejection {
+    StytchRejection::new(
+        AuthError::new(Reason::MissingCredentials, "A Stytch session is required."),
+        false,
+    )
+}
+
+fn required<C>(parts: &Parts) -> Result<StytchSession<C>, StytchRejection>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    from_parts(parts)?.ok_or_else(session_required)
+}
+
+impl<S, C> FromRequestParts<S> for StytchSession<C>
+where
+    S: Send + Sync,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    type Rejection = StytchRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         required(parts)
     }
 }
 
-fn required(parts: &Parts) -> Result<StytchSession, SessionRejection> {
-    {
-        if let Some(session) = parts.extensions.get::<StytchSession>() {
-            return Ok(session.clone());
-        }
-        match parts.extensions.get::<LayerRan>() {
-            Some(_) => Err(SessionRejection::Unauthenticated(StytchRejection::new(
-                AuthError::unauthenticated("missing_credentials", "A Stytch session is required."),
-                false,
-            ))),
-            None => Err(SessionRejection::MissingLayer(MissingStytchLayer)),
-        }
-    }
-}
-
-impl<S: Send + Sync> OptionalFromRequestParts<S> for StytchSession {
-    type Rejection = MissingStytchLayer;
+impl<S, C> OptionalFromRequestParts<S> for StytchSession<C>
+where
+    S: Send + Sync,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    type Rejection = StytchRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if let Some(session) = parts.extensions.get::<StytchSession>() {
-            return Ok(Some(session.clone()));
-        }
-        match parts.extensions.get::<LayerRan>() {
-            Some(_) => Ok(None),
-            None => Err(MissingStytchLayer),
-        }
+        from_parts(parts)
     }
 }
 
 /// A B2B member session: a [`StytchSession`] that belongs to an organization.
 ///
 /// Extract it on routes under a [`StytchLayer`](crate::StytchLayer) whose validator is
-/// configured with [`Vertical::B2b`](crate::Vertical::B2b); it dereferences to
-/// [`StytchSession`], so guards and RBAC checks work the same, and adds the
-/// organization. `Option<StytchMemberSession>` works under an optional layer.
+/// configured with `Vertical::B2b`; it dereferences to [`StytchSession`], so guards and
+/// RBAC checks work the same, and adds the organization. `Option<StytchMemberSession>`
+/// works under an optional layer; `StytchMemberSession<C>` reads typed claims.
 ///
 /// ```
 /// use axum_stytch::StytchMemberSession;
@@ -207,14 +280,24 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for StytchSession {
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct StytchMemberSession(StytchSession);
+pub struct StytchMemberSession<C = NoClaims>(StytchSession<C>);
 
-impl StytchMemberSession {
-    fn from_session(session: StytchSession) -> Result<Self, SessionRejection> {
+impl<C> StytchMemberSession<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    fn from_session(session: StytchSession<C>) -> Result<Self, StytchRejection> {
         if session.organization().is_some() {
             Ok(Self(session))
         } else {
-            Err(SessionRejection::NotMemberSession)
+            Err(StytchRejection::new(
+                AuthError::new(
+                    Reason::NotMemberSession,
+                    "StytchMemberSession needs a StytchLayer whose validator is configured \
+                     with Vertical::B2b.",
+                ),
+                true,
+            ))
         }
     }
 
@@ -235,46 +318,49 @@ impl StytchMemberSession {
         self.0.session_id()
     }
 
-    /// The session, as the consumer-agnostic extractor type.
-    pub fn into_session(self) -> StytchSession {
+    /// The session, as the vertical-agnostic extractor type.
+    pub fn into_session(self) -> StytchSession<C> {
         self.0
     }
 }
 
-impl Deref for StytchMemberSession {
-    type Target = StytchSession;
+impl<C> Deref for StytchMemberSession<C> {
+    type Target = StytchSession<C>;
 
-    fn deref(&self) -> &StytchSession {
+    fn deref(&self) -> &StytchSession<C> {
         &self.0
     }
 }
 
-impl serde::Serialize for StytchMemberSession {
+impl<C> serde::Serialize for StytchMemberSession<C> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for StytchMemberSession {
-    type Rejection = SessionRejection;
+impl<S, C> FromRequestParts<S> for StytchMemberSession<C>
+where
+    S: Send + Sync,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    type Rejection = StytchRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         required(parts).and_then(Self::from_session)
     }
 }
 
-impl<S: Send + Sync> OptionalFromRequestParts<S> for StytchMemberSession {
-    type Rejection = SessionRejection;
+impl<S, C> OptionalFromRequestParts<S> for StytchMemberSession<C>
+where
+    S: Send + Sync,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    type Rejection = StytchRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &S,
+        _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        match <StytchSession as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await
-        {
-            Ok(Some(session)) => Self::from_session(session).map(Some),
-            Ok(None) => Ok(None),
-            Err(missing) => Err(SessionRejection::MissingLayer(missing)),
-        }
+        from_parts(parts)?.map(Self::from_session).transpose()
     }
 }

@@ -4,103 +4,79 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-/// What kind of failure an [`AuthError`] is; decides the HTTP status a layer answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// No usable session: missing, malformed, forged, expired or revoked credentials (401).
-    Unauthenticated,
-    /// A valid session that is not allowed to do this (403).
-    Forbidden,
-    /// Stytch or its key set cannot be reached right now; try again later (503).
-    Unavailable,
-    /// Our own configuration is wrong, e.g. Stytch rejects the project secret (500).
-    Misconfigured,
-}
-
-impl ErrorKind {
-    /// The HTTP status code for this kind: 401, 403, 503 or 500.
-    pub fn status_code(self) -> u16 {
-        match self {
-            ErrorKind::Unauthenticated => 401,
-            ErrorKind::Forbidden => 403,
-            ErrorKind::Unavailable => 503,
-            ErrorKind::Misconfigured => 500,
-        }
-    }
-}
+use crate::reason::{ErrorKind, Reason};
 
 /// An authentication or authorization failure.
 ///
-/// Carries a [`kind`](Self::kind) (the status class), a short stable
-/// [`reason`](Self::reason) code such as `"jwt_expired"` or `"session_not_found"`
-/// that is safe to show to clients and to use in metrics, a human message, and for
-/// [`ErrorKind::Unavailable`] a retry hint. It never contains a token, a secret or
-/// upstream error text.
+/// Carries a [`Reason`] (a stable code such as [`Reason::JwtExpired`] that is safe to
+/// show to clients and to use in metrics, and that decides the [`kind`](Self::kind),
+/// i.e. the HTTP status), a human message, and for [`ErrorKind::Unavailable`] a retry
+/// hint. It never contains a token, a secret or upstream error text.
+///
+/// ```
+/// use stytch_validator::{AuthError, ErrorKind, Reason};
+///
+/// let e = AuthError::new(Reason::MissingRole, "This requires the `admin` role.");
+/// assert_eq!(e.kind(), ErrorKind::Forbidden);
+/// assert_eq!((e.status_code(), e.reason().as_str()), (403, Reason::MissingRole));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthError {
-    kind: ErrorKind,
-    reason: &'static str,
+    reason: Reason,
     message: Cow<'static, str>,
     retry_after: Option<Duration>,
 }
 
 impl AuthError {
-    pub(crate) fn new(
-        kind: ErrorKind,
-        reason: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    /// An error for `reason` with a message for humans. An [`ErrorKind::Unavailable`]
+    /// reason gets a one-second retry hint; change it with
+    /// [`with_retry_after`](Self::with_retry_after).
+    pub fn new(reason: Reason, message: impl Into<Cow<'static, str>>) -> Self {
+        let retry_after =
+            (reason.kind() == ErrorKind::Unavailable).then_some(Duration::from_secs(1));
         Self {
-            kind,
             reason,
             message: message.into(),
-            retry_after: None,
+            retry_after,
         }
     }
 
-    /// A 401-class error.
-    pub fn unauthenticated(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Unauthenticated, reason, message)
+    /// [`new`](Self::new), for the message that describes the reason.
+    pub fn from_reason(reason: Reason) -> Self {
+        Self::new(reason, reason.description())
     }
 
-    /// A 403-class error.
-    pub fn forbidden(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Forbidden, reason, message)
-    }
-
-    /// A 503-class error with a retry hint.
-    pub fn unavailable(
-        reason: &'static str,
+    /// An unavailable error with a retry hint.
+    pub(crate) fn unavailable(
+        reason: Reason,
         message: impl Into<Cow<'static, str>>,
         retry_after: Duration,
     ) -> Self {
-        Self::new(ErrorKind::Unavailable, reason, message).with_retry_after(retry_after)
+        Self::new(reason, message).with_retry_after(retry_after)
     }
 
-    /// A 500-class error: the service is misconfigured.
-    pub fn misconfigured(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Misconfigured, reason, message)
-    }
-
-    pub(crate) fn with_retry_after(mut self, retry_after: Duration) -> Self {
-        // Retry-After is whole seconds; never advise retrying "now".
-        self.retry_after = Some(retry_after.max(Duration::from_secs(1)));
+    /// Sets the retry hint (at least one second: `Retry-After` is whole seconds, and
+    /// "retry now" is never the advice). Ignored unless the kind is
+    /// [`ErrorKind::Unavailable`].
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        if self.kind() == ErrorKind::Unavailable {
+            self.retry_after = Some(retry_after.max(Duration::from_secs(1)));
+        }
         self
     }
 
-    /// The status class.
+    /// The status class, which the reason decides.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.reason.kind()
     }
 
     /// The HTTP status code the kind implies.
     pub fn status_code(&self) -> u16 {
-        self.kind.status_code()
+        self.reason.status_code()
     }
 
-    /// A short, stable, machine-readable reason code (e.g. `"jwt_invalid_signature"`).
-    pub fn reason(&self) -> &'static str {
+    /// Why: a stable, machine-readable code (e.g. [`Reason::JwtInvalidSignature`]).
+    pub fn reason(&self) -> Reason {
         self.reason
     }
 
@@ -116,14 +92,14 @@ impl AuthError {
 
     /// Whether this is a 401-class error.
     pub fn is_unauthenticated(&self) -> bool {
-        self.kind == ErrorKind::Unauthenticated
+        self.kind() == ErrorKind::Unauthenticated
     }
 }
 
 impl fmt::Debug for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthError")
-            .field("kind", &self.kind)
+            .field("kind", &self.kind())
             .field("reason", &self.reason)
             .field("message", &self.message)
             .field("retry_after", &self.retry_after)
@@ -144,19 +120,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_map_to_statuses() {
-        assert_eq!(AuthError::unauthenticated("x", "x").status_code(), 401);
-        assert_eq!(AuthError::forbidden("x", "x").status_code(), 403);
+    fn reasons_decide_the_status() {
         assert_eq!(
-            AuthError::unavailable("x", "x", Duration::ZERO).status_code(),
+            AuthError::from_reason(Reason::JwtExpired).status_code(),
+            401
+        );
+        assert_eq!(
+            AuthError::from_reason(Reason::MissingRole).status_code(),
+            403
+        );
+        assert_eq!(
+            AuthError::from_reason(Reason::JwksUnavailable).status_code(),
             503
         );
-        assert_eq!(AuthError::misconfigured("x", "x").status_code(), 500);
+        assert_eq!(
+            AuthError::from_reason(Reason::StytchRejectedCredentials).status_code(),
+            500
+        );
     }
 
     #[test]
-    fn retry_after_is_at_least_one_second() {
-        let e = AuthError::unavailable("x", "x", Duration::from_millis(10));
+    fn retry_after_is_at_least_one_second_and_only_for_unavailable() {
+        let e = AuthError::unavailable(Reason::StytchUnavailable, "x", Duration::from_millis(10));
         assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
+        let e = AuthError::from_reason(Reason::JwtExpired).with_retry_after(Duration::from_secs(9));
+        assert_eq!(e.retry_after(), None);
     }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::config::StytchConfig;
+use crate::reason::Reason;
 
 /// A response read in full (up to the cap).
 #[derive(Debug)]
@@ -31,7 +32,7 @@ pub(crate) async fn get(
     client: &reqwest::Client,
     url: &str,
     cap: usize,
-) -> Result<Fetched, &'static str> {
+) -> Result<Fetched, Reason> {
     read(client.get(url).send().await, cap).await
 }
 
@@ -41,7 +42,7 @@ pub(crate) async fn post_json(
     config: &StytchConfig,
     body: &impl serde::Serialize,
     cap: usize,
-) -> Result<Fetched, &'static str> {
+) -> Result<Fetched, Reason> {
     let request = client
         .post(url)
         .basic_auth(&*config.project_id, Some(config.secret.expose()))
@@ -54,17 +55,14 @@ pub(crate) async fn get_authed(
     url: &str,
     config: &StytchConfig,
     cap: usize,
-) -> Result<Fetched, &'static str> {
+) -> Result<Fetched, Reason> {
     let request = client
         .get(url)
         .basic_auth(&*config.project_id, Some(config.secret.expose()));
     read(request.send().await, cap).await
 }
 
-async fn read(
-    sent: reqwest::Result<reqwest::Response>,
-    cap: usize,
-) -> Result<Fetched, &'static str> {
+async fn read(sent: reqwest::Result<reqwest::Response>, cap: usize) -> Result<Fetched, Reason> {
     let mut response = sent.map_err(classify)?;
     let status = response.status().as_u16();
     let retry_after = response
@@ -77,12 +75,12 @@ async fn read(
         .content_length()
         .is_some_and(|len| len > cap as u64)
     {
-        return Err("upstream_body_too_large");
+        return Err(Reason::UpstreamBodyTooLarge);
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > cap {
-            return Err("upstream_body_too_large");
+            return Err(Reason::UpstreamBodyTooLarge);
         }
         body.extend_from_slice(&chunk);
     }
@@ -93,12 +91,12 @@ async fn read(
     })
 }
 
-fn classify(error: reqwest::Error) -> &'static str {
+fn classify(error: reqwest::Error) -> Reason {
     if error.is_timeout() {
-        "upstream_timeout"
+        Reason::UpstreamTimeout
     } else if error.is_connect() {
-        "upstream_unreachable"
+        Reason::UpstreamUnreachable
     } else {
-        "upstream_connection_failed"
+        Reason::UpstreamConnectionFailed
     }
 }

@@ -22,6 +22,7 @@ use tracing::Instrument as _;
 use crate::clock::{elapsed, millis};
 use crate::config::StytchConfig;
 use crate::http::{self, Fetched};
+use crate::reason::Reason;
 use crate::singleflight::SingleFlight;
 
 const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -56,7 +57,7 @@ impl KeySet {
 /// Why a fetch failed; cloned to every waiter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FetchFailed {
-    pub(crate) reason: &'static str,
+    pub(crate) reason: Reason,
     pub(crate) retry_after: Duration,
 }
 
@@ -168,7 +169,7 @@ impl Jwks {
                 .unwrap_or_else(PoisonError::into_inner);
             if now < schedule.not_before_ms {
                 return Refresh::Failed(FetchFailed {
-                    reason: "jwks_unavailable",
+                    reason: Reason::JwksUnavailable,
                     retry_after: elapsed(now, schedule.not_before_ms),
                 });
             }
@@ -189,7 +190,7 @@ impl Jwks {
             Some(Ok(_)) => Refresh::Done,
             Some(Err(failed)) => Refresh::Failed(failed),
             None => Refresh::Failed(FetchFailed {
-                reason: "jwks_unavailable",
+                reason: Reason::JwksUnavailable,
                 retry_after: MIN_BACKOFF,
             }),
         };
@@ -254,9 +255,9 @@ impl Inner {
                 ..
             }) => {
                 let reason = if status == 429 {
-                    "jwks_rate_limited"
+                    Reason::JwksRateLimited
                 } else {
-                    "jwks_bad_status"
+                    Reason::JwksBadStatus
                 };
                 Err((reason, retry_after))
             }
@@ -290,7 +291,7 @@ impl Inner {
                 self.next_refresh_ms
                     .store(schedule.not_before_ms, Ordering::Relaxed);
                 tracing::warn!(
-                    reason,
+                    reason = reason.as_str(),
                     failures = schedule.failures,
                     retry_in_ms = millis(wait),
                     "stytch.jwks.fetch_failed"
@@ -324,10 +325,8 @@ struct RawJwk {
 /// Parses a JWKS document, keeping only keys usable for RS256 signature checks. Other
 /// key types, other algorithms and malformed siblings are skipped, not fatal; a set
 /// with no usable key is a failed fetch (the last good set stays).
-pub(crate) fn parse_key_set(
-    body: &[u8],
-) -> Result<HashMap<String, Vec<ParsedPublicKey>>, &'static str> {
-    let doc: JwkSetDoc = serde_json::from_slice(body).map_err(|_| "jwks_malformed")?;
+pub(crate) fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Vec<ParsedPublicKey>>, Reason> {
+    let doc: JwkSetDoc = serde_json::from_slice(body).map_err(|_| Reason::JwksMalformed)?;
     let mut keys: HashMap<String, Vec<ParsedPublicKey>> = HashMap::with_capacity(doc.keys.len());
     for value in doc.keys {
         let Ok(jwk) = serde_json::from_value::<RawJwk>(value) else {
@@ -343,7 +342,7 @@ pub(crate) fn parse_key_set(
         }
     }
     if keys.is_empty() {
-        return Err("jwks_no_usable_keys");
+        return Err(Reason::JwksNoUsableKeys);
     }
     Ok(keys)
 }

@@ -13,13 +13,12 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::config::{StytchConfig, Vertical};
+use crate::map_key::Key;
+use crate::reason::Reason;
 use crate::session::{
     AuthenticationFactor, Organization, Session, SessionAttributes, SessionData, SessionSource,
 };
 use crate::time_fmt;
-
-/// Why a token was refused locally without asking Stytch (it cannot be a live Stytch JWT).
-pub(crate) type Reason = &'static str;
 
 /// A token split into its parts, with the header checked. Borrowed from the token.
 #[derive(Debug)]
@@ -51,10 +50,10 @@ struct Header {
 /// Splits a compact JWS and checks its header. No key or clock is involved yet.
 pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Parsed<'_>, Reason> {
     if token.is_empty() {
-        return Err("jwt_malformed");
+        return Err(Reason::JwtMalformed);
     }
     if token.len() > max_bytes {
-        return Err("jwt_too_large");
+        return Err(Reason::JwtTooLarge);
     }
     let mut segments = token.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
@@ -63,20 +62,20 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Parsed<'_>, Reason>
         segments.next(),
         segments.next(),
     ) else {
-        return Err("jwt_malformed");
+        return Err(Reason::JwtMalformed);
     };
     if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
-        return Err("jwt_malformed");
+        return Err(Reason::JwtMalformed);
     }
     let header_bytes = URL_SAFE_NO_PAD
         .decode(header_b64)
-        .map_err(|_| "jwt_malformed")?;
+        .map_err(|_| Reason::JwtMalformed)?;
     if header_bytes.first() != Some(&b'{') {
-        return Err("jwt_malformed");
+        return Err(Reason::JwtMalformed);
     }
-    let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| "jwt_malformed")?;
+    let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| Reason::JwtMalformed)?;
     if header.alg != "RS256" {
-        return Err("jwt_unsupported_algorithm");
+        return Err(Reason::JwtUnsupportedAlgorithm);
     }
     if header.crit.is_some()
         || header.jku.is_some()
@@ -88,20 +87,20 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Parsed<'_>, Reason>
         || header.enc.is_some()
         || header.b64.is_some()
     {
-        return Err("jwt_forbidden_header");
+        return Err(Reason::JwtForbiddenHeader);
     }
     match header.typ.as_deref() {
         None => {}
         Some(t) if t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("application/jwt") => {}
-        Some(_) => return Err("jwt_wrong_type"),
+        Some(_) => return Err(Reason::JwtWrongType),
     }
-    let kid = header.kid.ok_or("jwt_missing_kid")?;
+    let kid = header.kid.ok_or(Reason::JwtMissingKid)?;
     if !valid_kid(&kid) {
-        return Err("jwt_malformed_kid");
+        return Err(Reason::JwtMalformedKid);
     }
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
-        .map_err(|_| "jwt_malformed")?;
+        .map_err(|_| Reason::JwtMalformed)?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     Ok(Parsed {
         kid,
@@ -127,11 +126,11 @@ impl Parsed<'_> {
     pub(crate) fn claims(&self) -> Result<Claims, Reason> {
         let bytes = URL_SAFE_NO_PAD
             .decode(self.payload_b64)
-            .map_err(|_| "jwt_malformed")?;
+            .map_err(|_| Reason::JwtMalformed)?;
         if bytes.first() != Some(&b'{') {
-            return Err("jwt_malformed_claims");
+            return Err(Reason::JwtMalformedClaims);
         }
-        serde_json::from_slice(&bytes).map_err(|_| "jwt_malformed_claims")
+        serde_json::from_slice(&bytes).map_err(|_| Reason::JwtMalformedClaims)
     }
 }
 
@@ -254,33 +253,6 @@ impl<'de> Deserialize<'de> for Claims {
     }
 }
 
-/// A claim name, borrowed from the payload when it has no escapes.
-pub(crate) struct Key<'de>(pub(crate) std::borrow::Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Key<'de>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a claim name")
-            }
-
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Borrowed(v)))
-            }
-
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
-            }
-        }
-
-        d.deserialize_str(Visitor)
-    }
-}
-
 const SESSION_CLAIM: &str = "https://stytch.com/session";
 const ORGANIZATION_CLAIM: &str = "https://stytch.com/organization";
 
@@ -306,10 +278,10 @@ pub(crate) enum Stale {
 impl Stale {
     pub(crate) fn reason(self) -> Reason {
         match self {
-            Stale::Expired => "jwt_expired",
-            Stale::TooOld => "jwt_too_old",
-            Stale::NotYetValid => "jwt_not_yet_valid",
-            Stale::SessionExpired => "session_expired",
+            Stale::Expired => Reason::JwtExpired,
+            Stale::TooOld => Reason::JwtTooOld,
+            Stale::NotYetValid => Reason::JwtNotYetValid,
+            Stale::SessionExpired => Reason::SessionExpired,
         }
     }
 }
@@ -322,7 +294,7 @@ impl Claims {
     /// dates. A failure here means the token is not a session JWT for this project.
     pub(crate) fn validate(&self, config: &StytchConfig) -> Result<Times, Reason> {
         if !config.issuers.contains(&self.iss) {
-            return Err("jwt_wrong_issuer");
+            return Err(Reason::JwtWrongIssuer);
         }
         let pid = &*config.project_id;
         let aud_ok = match &self.aud {
@@ -330,22 +302,22 @@ impl Claims {
             Audience::Many(list) => list.iter().any(|a| a == pid),
         };
         if !aud_ok {
-            return Err("jwt_wrong_audience");
+            return Err(Reason::JwtWrongAudience);
         }
         if self.sub.is_empty() || self.session.id.is_empty() {
-            return Err("jwt_malformed_claims");
+            return Err(Reason::JwtMalformedClaims);
         }
         match (config.vertical, &self.organization) {
-            (Vertical::Consumer, Some(_)) => return Err("jwt_b2b_token_for_consumer_project"),
-            (Vertical::B2b, None) => return Err("jwt_consumer_token_for_b2b_project"),
+            (Vertical::Consumer, Some(_)) => return Err(Reason::JwtB2bTokenForConsumerProject),
+            (Vertical::B2b, None) => return Err(Reason::JwtConsumerTokenForB2bProject),
             _ => {}
         }
         let in_range = |t: f64| t.is_finite() && (0.0..MAX_NUMERIC_DATE).contains(&t);
         if !in_range(self.exp) || !in_range(self.iat) || !self.nbf.is_none_or(in_range) {
-            return Err("jwt_malformed_claims");
+            return Err(Reason::JwtMalformedClaims);
         }
         if self.exp < self.iat || self.exp - self.iat > config.max_token_lifetime.as_secs_f64() {
-            return Err("jwt_lifetime_too_long");
+            return Err(Reason::JwtLifetimeTooLong);
         }
         let session_expires = match self.session.expires_at {
             Some(t) => t.unix_timestamp(),
@@ -368,6 +340,7 @@ impl Claims {
         let expires_at = OffsetDateTime::from_unix_timestamp(times.session_expires)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         Session::from_data(SessionData {
+            claims_memo: Default::default(),
             session_id: self.session.id,
             user_id: self.sub,
             started_at: self.session.started_at,

@@ -59,60 +59,43 @@
 //! `stytch.jwks.refreshed` (`keys`), `stytch.jwks.fetch_failed` (`reason`,
 //! `failures`, `retry_in_ms`), `stytch.rbac.policy_refreshed`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod breaker;
 mod budget;
 mod clock;
 mod config;
 mod error;
+mod fingerprint;
 mod http;
 mod jwks;
 mod jwt;
+mod local;
+mod map_key;
 mod rbac;
+mod reason;
 mod remote;
 mod session;
 mod singleflight;
 mod time_fmt;
+mod types;
 mod validator;
+mod verified;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ConfigError, LIVE_API_URL, StytchConfig, StytchConfigBuilder, TEST_API_URL, Vertical,
 };
-pub use error::{AuthError, ErrorKind};
+pub use error::AuthError;
+pub use fingerprint::fingerprint;
 pub use rbac::{Authorization, Permission, Policy, Resource, Role};
+pub use reason::{ErrorKind, Reason};
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub use session::SessionBuilder;
 pub use session::{
-    AuthenticationFactor, AuthenticatorAppFactor, EmailFactor, OAuthFactor, Organization,
+    AuthenticationFactor, AuthenticatorAppFactor, EmailFactor, NoClaims, OAuthFactor, Organization,
     PhoneNumberFactor, Session, SessionAttributes, SessionSource, SsoFactor, WebAuthnFactor,
 };
-pub use validator::{Authenticated, Credentials, RefreshedTokens, Validator, ValidatorStats};
-
-/// A short, non-reversible fingerprint of a credential for logs: the first 8 bytes of
-/// its SHA-256, in hex. Lets you correlate log lines without logging the credential.
-///
-/// ```
-/// let fp = stytch_validator::fingerprint("some-session-token");
-/// assert_eq!(fp.len(), 16);
-/// assert!(!fp.contains("session"));
-/// ```
-pub fn fingerprint(credential: &str) -> String {
-    Fingerprint(credential).to_string()
-}
-
-/// Displays a credential's [`fingerprint`], hashing only when formatted: log fields
-/// built from it cost nothing when the event is filtered out.
-pub(crate) struct Fingerprint<'a>(pub(crate) &'a str);
-
-impl std::fmt::Display for Fingerprint<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for b in &remote::fingerprint_digest(self.0)[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for Fingerprint<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "\"{self}\"")
-    }
-}
+pub use types::{Authenticated, Credentials, RefreshedTokens, ValidatorStats};
+pub use validator::Validator;

@@ -12,6 +12,8 @@ use crate::clock::{elapsed, millis};
 use crate::config::StytchConfig;
 use crate::error::AuthError;
 use crate::http::{self, Fetched};
+use crate::reason::Reason;
+use crate::session::Session;
 use crate::singleflight::SingleFlight;
 
 const MAX_POLICY_BYTES: usize = 4 << 20;
@@ -187,6 +189,40 @@ impl PolicyCache {
         self.0.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Checks that one of the session's roles grants `action` on `resource`, over the
+    /// project's roles plus, for an organization, its custom roles.
+    pub(crate) async fn check(
+        &self,
+        session: &Session,
+        organization_id: Option<&str>,
+        resource: &str,
+        action: &str,
+    ) -> Result<Authorization, AuthError> {
+        let project = self.get().await?;
+        let organization = match organization_id {
+            Some(org) => Some(self.organization(org).await?),
+            None => None,
+        };
+        let roles = project
+            .roles
+            .iter()
+            .chain(organization.iter().flat_map(|p| p.roles.iter()));
+        let granting = granting(roles, session.roles(), resource, action);
+        if granting.is_empty() {
+            return Err(AuthError::new(
+                Reason::PermissionDenied,
+                format!(
+                    "The session may not `{}` on `{}`.",
+                    escape(action),
+                    escape(resource)
+                ),
+            ));
+        }
+        Ok(Authorization {
+            granting_roles: granting.into_iter().map(str::to_owned).collect(),
+        })
+    }
+
     /// The project policy.
     pub(crate) async fn get(&self) -> Result<Arc<Policy>, AuthError> {
         self.get_keyed(None).await
@@ -215,11 +251,11 @@ impl PolicyCache {
             return Ok(Arc::clone(&cached.policy));
         }
         if let Some(wait) = backoff {
-            return Err(unavailable("rbac_policy_unavailable", Some(wait)));
+            return Err(unavailable(Reason::RbacPolicyUnavailable, Some(wait)));
         }
         match self.start_fetch(key).await {
             Some(result) => result,
-            None => Err(unavailable("rbac_policy_unavailable", None)),
+            None => Err(unavailable(Reason::RbacPolicyUnavailable, None)),
         }
     }
 
@@ -234,7 +270,12 @@ impl PolicyCache {
     }
 }
 
-fn unavailable(reason: &'static str, retry_after: Option<Duration>) -> AuthError {
+/// Keeps caller-supplied names printable in messages.
+fn escape(s: &str) -> String {
+    s.chars().flat_map(char::escape_default).take(128).collect()
+}
+
+fn unavailable(reason: Reason, retry_after: Option<Duration>) -> AuthError {
     AuthError::unavailable(
         reason,
         "The RBAC policy could not be loaded.",
@@ -274,7 +315,7 @@ impl Inner {
                     },
                 );
                 tracing::warn!(
-                    reason = error.reason(),
+                    reason = error.reason().as_str(),
                     failures = count,
                     retry_in_ms = millis(wait),
                     "stytch.rbac.fetch_failed"
@@ -307,11 +348,11 @@ impl Inner {
                         resources: Vec::new(),
                     }),
                 }
-                .map_err(|_| unavailable("rbac_policy_malformed", None))?;
+                .map_err(|_| unavailable(Reason::RbacPolicyMalformed, None))?;
                 Ok(self.store(key, policy))
             }
-            Ok(Fetched { status: 401, .. }) => Err(AuthError::misconfigured(
-                "stytch_rejected_credentials",
+            Ok(Fetched { status: 401, .. }) => Err(AuthError::new(
+                Reason::StytchRejectedCredentials,
                 "Stytch rejected this service's project credentials.",
             )),
             Ok(Fetched { status: 404, .. }) if key.is_some() => {
@@ -319,7 +360,7 @@ impl Inner {
                 Ok(self.store(key, Policy::default()))
             }
             Ok(Fetched { retry_after, .. }) => {
-                Err(unavailable("rbac_policy_unavailable", retry_after))
+                Err(unavailable(Reason::RbacPolicyUnavailable, retry_after))
             }
             Err(reason) => Err(unavailable(reason, None)),
         }

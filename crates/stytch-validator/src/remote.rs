@@ -26,12 +26,13 @@ use crate::clock::{elapsed, millis};
 use crate::config::{StytchConfig, Vertical};
 use crate::error::AuthError;
 use crate::http::{self, Fetched};
+use crate::reason::Reason;
 use crate::session::{
     AuthenticationFactor, Organization, Session, SessionAttributes, SessionData, SessionSource,
 };
 use crate::singleflight::SingleFlight;
 use crate::time_fmt;
-use crate::validator::{Authenticated, RefreshedTokens};
+use crate::types::{Authenticated, RefreshedTokens};
 
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 const RETRY_DELAY: Duration = Duration::from_millis(50);
@@ -76,7 +77,7 @@ struct Inner {
     budget: Budget,
     flights: SingleFlight<Credential, RemoteResult>,
     /// SHA-256 of a credential Stytch refused → (until when, why).
-    rejected: Option<quick_cache::sync::Cache<[u8; 32], (i64, &'static str)>>,
+    rejected: Option<quick_cache::sync::Cache<[u8; 32], (i64, Reason)>>,
     calls: AtomicU64,
     /// A 429 with `Retry-After` pauses every call until then (clock millis): Stytch said
     /// when to come back, and a breaker that waits for several failures would not listen.
@@ -133,21 +134,21 @@ impl Remote {
         credential: Credential,
         standing: Standing,
     ) -> RemoteResult {
-        let digest = fingerprint_digest(credential.secret());
+        let digest = crate::fingerprint::digest(credential.secret());
         if let Some(rejected) = &self.0.rejected
             && let Some((until, reason)) = rejected.get(&digest)
             && self.0.config.clock.now_millis() < until
         {
-            return Err(AuthError::unauthenticated(reason, message_for(reason)));
+            return Err(AuthError::new(reason, message_for(reason)));
         }
         let inner = Arc::clone(&self.0);
         let (flight, _) = self.0.flights.run(credential.clone(), move || {
-            let span = tracing::debug_span!("stytch.api.authenticate", token.fp = %crate::Fingerprint(credential.secret()));
+            let span = tracing::debug_span!("stytch.api.authenticate", token.fp = %crate::fingerprint::Fingerprint(credential.secret()));
             async move { inner.call(credential, digest, standing).await }.instrument(span)
         });
         flight.await.unwrap_or_else(|| {
             Err(AuthError::unavailable(
-                "stytch_unavailable",
+                Reason::StytchUnavailable,
                 "The session could not be checked with Stytch.",
                 Duration::from_secs(1),
             ))
@@ -156,15 +157,15 @@ impl Remote {
 }
 
 fn rejected_credentials() -> AuthError {
-    AuthError::misconfigured(
-        "stytch_rejected_credentials",
+    AuthError::new(
+        Reason::StytchRejectedCredentials,
         "Stytch rejected this service's project credentials.",
     )
 }
 
-fn message_for(reason: &str) -> &'static str {
+fn message_for(reason: Reason) -> &'static str {
     match reason {
-        "session_not_found" => "The session is unknown, expired or revoked.",
+        Reason::SessionNotFound => "The session is unknown, expired or revoked.",
         _ => "Stytch rejected the session credentials.",
     }
 }
@@ -176,7 +177,7 @@ impl Inner {
         digest: [u8; 32],
         standing: Standing,
     ) -> RemoteResult {
-        let fp = crate::Fingerprint(credential.secret());
+        let fp = crate::fingerprint::Fingerprint(credential.secret());
         let now = self.config.clock.now_millis();
         if now < self.misconfigured_until_ms.load(Ordering::Relaxed) {
             return Err(rejected_credentials());
@@ -184,7 +185,7 @@ impl Inner {
         let paused_until = self.paused_until_ms.load(Ordering::Relaxed);
         if now < paused_until {
             return Err(AuthError::unavailable(
-                "stytch_rate_limited",
+                Reason::StytchRateLimited,
                 "Stytch asked for a pause; session checks resume shortly.",
                 elapsed(now, paused_until),
             ));
@@ -192,7 +193,7 @@ impl Inner {
         let _permit = self.in_flight_permit(standing).await.ok_or_else(|| {
             tracing::warn!(token.fp = %fp, "stytch.api.overloaded");
             AuthError::unavailable(
-                "stytch_overloaded",
+                Reason::StytchOverloaded,
                 "Too many session checks are waiting on Stytch.",
                 Duration::from_secs(1),
             )
@@ -214,7 +215,7 @@ impl Inner {
                 Admit::Go(permit) => permit,
                 Admit::Refused(retry_after) => {
                     return Err(AuthError::unavailable(
-                        "stytch_circuit_open",
+                        Reason::StytchCircuitOpen,
                         "Stytch is failing; session checks are paused.",
                         retry_after,
                     ));
@@ -223,7 +224,7 @@ impl Inner {
             if let Err(wait) = self.budget.take(now, standing) {
                 tracing::warn!(token.fp = %fp, ?standing, "stytch.api.budget_exhausted");
                 return Err(AuthError::unavailable(
-                    "stytch_budget_exhausted",
+                    Reason::StytchBudgetExhausted,
                     "Too many session checks need Stytch right now.",
                     wait,
                 ));
@@ -248,7 +249,7 @@ impl Inner {
                             tracing::debug!(token.fp = %fp, elapsed_ms, "stytch.api.authenticated")
                         }
                         Err(e) => {
-                            tracing::info!(token.fp = %fp, reason = e.reason(), elapsed_ms, "stytch.api.rejected");
+                            tracing::info!(token.fp = %fp, reason = e.reason().as_str(), elapsed_ms, "stytch.api.rejected");
                             if e.is_unauthenticated() {
                                 self.remember_rejection(digest, e.reason());
                             }
@@ -266,7 +267,7 @@ impl Inner {
                         .now_millis()
                         .saturating_add(millis(self.config.breaker_open_for));
                     self.misconfigured_until_ms.store(until, Ordering::Relaxed);
-                    tracing::error!(reason = error.reason(), "stytch.api.misconfigured");
+                    tracing::error!(reason = error.reason().as_str(), "stytch.api.misconfigured");
                     return Err(error);
                 }
                 Outcome::Fault {
@@ -278,14 +279,14 @@ impl Inner {
                     breaker.failure(now, retry_after);
                     // A short Retry-After is honoured by the delayed retry below; a
                     // longer one pauses every call.
-                    if reason == "stytch_rate_limited"
+                    if reason == Reason::StytchRateLimited
                         && let Some(pause) = retry_after
                         && pause > MAX_RETRY_DELAY
                     {
                         self.paused_until_ms
                             .fetch_max(now.saturating_add(millis(pause)), Ordering::Relaxed);
                     }
-                    tracing::warn!(token.fp = %fp, reason, attempt, elapsed_ms, "stytch.api.failed");
+                    tracing::warn!(token.fp = %fp, reason = reason.as_str(), attempt, elapsed_ms, "stytch.api.failed");
                     let delay = retry_after.unwrap_or(RETRY_DELAY);
                     if retry && attempt == 0 && delay <= MAX_RETRY_DELAY {
                         attempt += 1;
@@ -328,7 +329,7 @@ impl Inner {
         }
     }
 
-    fn remember_rejection(&self, digest: [u8; 32], reason: &'static str) {
+    fn remember_rejection(&self, digest: [u8; 32], reason: Reason) {
         if let Some(rejected) = &self.rejected {
             let until = self
                 .config
@@ -339,14 +340,14 @@ impl Inner {
         }
     }
 
-    fn interpret(&self, fetched: Result<Fetched, &'static str>) -> Outcome {
+    fn interpret(&self, fetched: Result<Fetched, Reason>) -> Outcome {
         let fetched = match fetched {
             Ok(f) => f,
             Err(reason) => {
                 return Outcome::Fault {
                     reason,
                     retry_after: None,
-                    retry: reason != "upstream_timeout",
+                    retry: reason != Reason::UpstreamTimeout,
                 };
             }
         };
@@ -354,18 +355,18 @@ impl Inner {
             200..=299 => match parse_success(&fetched.body, self.config.vertical) {
                 Some(auth) => Outcome::Done(Ok(auth)),
                 None => Outcome::Fault {
-                    reason: "stytch_malformed_response",
+                    reason: Reason::StytchMalformedResponse,
                     retry_after: None,
                     retry: true,
                 },
             },
             429 => Outcome::Fault {
-                reason: "stytch_rate_limited",
+                reason: Reason::StytchRateLimited,
                 retry_after: fetched.retry_after,
                 retry: true,
             },
             500..=599 => Outcome::Fault {
-                reason: "stytch_unavailable",
+                reason: Reason::StytchUnavailable,
                 retry_after: fetched.retry_after,
                 retry: true,
             },
@@ -382,7 +383,7 @@ impl Inner {
                     None => {
                         tracing::warn!(status, "stytch.api.unexpected_response");
                         Outcome::Fault {
-                            reason: "stytch_unexpected_response",
+                            reason: Reason::StytchUnexpectedResponse,
                             retry_after: fetched.retry_after,
                             retry: false,
                         }
@@ -423,20 +424,20 @@ fn verdict(status: u16, error_type: &str) -> Option<Outcome> {
         (401, t) if CREDENTIAL_ERRORS.contains(&t) => {
             Outcome::Misconfigured(rejected_credentials())
         }
-        (404, "session_not_found") => Outcome::Done(Err(AuthError::unauthenticated(
-            "session_not_found",
-            message_for("session_not_found"),
+        (404, "session_not_found") => Outcome::Done(Err(AuthError::new(
+            Reason::SessionNotFound,
+            message_for(Reason::SessionNotFound),
         ))),
         (400 | 401 | 404, t) if INVALID_SESSION_ERRORS.contains(&t) => Outcome::Done(Err(
-            AuthError::unauthenticated("session_invalid", message_for("session_invalid")),
+            AuthError::new(Reason::SessionInvalid, message_for(Reason::SessionInvalid)),
         )),
         (
             403,
             "consumer_session_authorization_error"
             | "session_authorization_error"
             | "session_authorization_tenancy_error",
-        ) => Outcome::Done(Err(AuthError::forbidden(
-            "stytch_authorization_denied",
+        ) => Outcome::Done(Err(AuthError::new(
+            Reason::StytchAuthorizationDenied,
             "Stytch denied the authorization check.",
         ))),
         _ => return None,
@@ -451,7 +452,7 @@ enum Outcome {
     Misconfigured(AuthError),
     /// Not an answer about the session: an outage, a limit, a stranger's response.
     Fault {
-        reason: &'static str,
+        reason: Reason,
         retry_after: Option<Duration>,
         /// Whether one immediate retry may help.
         retry: bool,
@@ -519,6 +520,7 @@ fn parse_success(body: &[u8], vertical: Vertical) -> Option<Authenticated> {
         return None;
     }
     let data = SessionData {
+        claims_memo: Default::default(),
         session_id: s.session_id,
         user_id: s.user_id,
         started_at: s.started_at,
@@ -545,11 +547,4 @@ fn parse_success(body: &[u8], vertical: Vertical) -> Option<Authenticated> {
         session: Session::from_data(data),
         refreshed,
     })
-}
-
-pub(crate) fn fingerprint_digest(secret: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
 }

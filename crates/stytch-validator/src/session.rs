@@ -1,8 +1,9 @@
 //! The authenticated session as handlers see it, mapped from a session JWT or from a
 //! Stytch API response (docs/stytch-protocol.md#how-the-validator-reads-these-claims).
 
+use std::any::{Any, TypeId};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,8 @@ pub struct Session(Arc<SessionData>);
 
 #[derive(PartialEq)]
 pub(crate) struct SessionData {
+    /// Typed custom claims parsed once for this session, for the first type asked for.
+    pub(crate) claims_memo: ClaimsMemo,
     pub(crate) session_id: String,
     pub(crate) user_id: String,
     pub(crate) started_at: Option<OffsetDateTime>,
@@ -50,6 +53,30 @@ pub(crate) struct SessionData {
     pub(crate) custom_claims: Map<String, Value>,
     pub(crate) organization: Option<Organization>,
     pub(crate) source: SessionSource,
+}
+
+/// The typed custom claims of a session, parsed on first use and kept with it: a
+/// session from the verified cache parses its claims once, not once per request.
+#[derive(Default)]
+pub(crate) struct ClaimsMemo(OnceLock<(TypeId, Arc<dyn Any + Send + Sync>)>);
+
+impl PartialEq for ClaimsMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// The claims type of a session whose handler wants no typed custom claims: it accepts
+/// any claims and parses nothing. The default type parameter of `axum-stytch`'s
+/// `StytchSession<C>`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NoClaims;
+
+impl<'de> Deserialize<'de> for NoClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(NoClaims)
+    }
 }
 
 impl Session {
@@ -136,6 +163,28 @@ impl Session {
     /// ```
     pub fn custom_claims<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(MapRef(&self.0.custom_claims))
+    }
+
+    /// Custom claims as your own type, parsed once per session and shared: repeated
+    /// calls for the same type (the same cached session on later requests, too) return
+    /// the same `Arc` without parsing again. One type per session is kept; asking for a
+    /// second type parses it each time.
+    pub fn claims<T>(&self) -> Result<Arc<T>, serde_json::Error>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let id = TypeId::of::<T>();
+        if let Some((kept, any)) = self.0.claims_memo.0.get()
+            && *kept == id
+            && let Ok(claims) = Arc::clone(any).downcast::<T>()
+        {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.custom_claims::<T>()?);
+        let any: Arc<dyn Any + Send + Sync> = Arc::clone(&claims) as _;
+        // Lost races and second types simply are not kept.
+        let _ = self.0.claims_memo.0.set((id, any));
+        Ok(claims)
     }
 
     /// One custom claim deserialized into your own type; `None` if absent or of another shape.
@@ -330,7 +379,7 @@ impl<'de> Deserialize<'de> for AuthenticationFactor {
                     updated_at: None,
                     details: Map::new(),
                 };
-                while let Some(crate::jwt::Key(key)) = map.next_key()? {
+                while let Some(crate::map_key::Key(key)) = map.next_key()? {
                     match &*key {
                         "type" => factor_type = Some(map.next_value::<String>()?),
                         "delivery_method" => {
@@ -487,3 +536,144 @@ impl AuthenticationFactor {
             .or_else(|| self.typed("oidc_sso_factor"))
     }
 }
+
+#[cfg(feature = "test-util")]
+mod builder {
+    use serde_json::{Map, Value};
+    use time::OffsetDateTime;
+
+    use super::{AuthenticationFactor, Organization, Session, SessionData, SessionSource};
+
+    /// Builds a [`Session`] for your own tests (feature `test-util`): hand it to a
+    /// handler without a server, a Stytch project or the emulator.
+    ///
+    /// ```
+    /// use stytch_validator::Session;
+    ///
+    /// let s = Session::builder("user-test-1")
+    ///     .role("admin")
+    ///     .factor("magic_link", "email")
+    ///     .factor("totp", "authenticator_app")
+    ///     .custom_claims(serde_json::json!({"plan": "pro"}))
+    ///     .build();
+    /// assert_eq!(s.user_id(), "user-test-1");
+    /// assert_eq!(s.factor_count(), 2);
+    /// assert!(s.has_role("admin"));
+    /// ```
+    #[must_use]
+    pub struct SessionBuilder {
+        data: SessionData,
+    }
+
+    impl std::fmt::Debug for SessionBuilder {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("SessionBuilder")
+                .field("user_id", &self.data.user_id)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl Session {
+        /// A builder for a session of `user_id` (feature `test-util`). Defaults: session
+        /// id `session-test-<user id>`, started now, expiring in an hour, no factors, no
+        /// roles, no custom claims, consumer, [`SessionSource::LocalJwt`].
+        pub fn builder(user_id: impl Into<String>) -> SessionBuilder {
+            let user_id = user_id.into();
+            let now = OffsetDateTime::now_utc();
+            SessionBuilder {
+                data: SessionData {
+                    claims_memo: Default::default(),
+                    session_id: format!("session-test-{user_id}"),
+                    user_id,
+                    started_at: Some(now),
+                    last_accessed_at: Some(now),
+                    expires_at: now + time::Duration::hours(1),
+                    attributes: Default::default(),
+                    authentication_factors: Vec::new(),
+                    roles: Vec::new(),
+                    custom_claims: Map::new(),
+                    organization: None,
+                    source: SessionSource::LocalJwt,
+                },
+            }
+        }
+    }
+
+    impl SessionBuilder {
+        /// The session id.
+        pub fn session_id(mut self, id: impl Into<String>) -> Self {
+            self.data.session_id = id.into();
+            self
+        }
+
+        /// Adds an RBAC role.
+        pub fn role(mut self, role: impl Into<String>) -> Self {
+            self.data.roles.push(role.into());
+            self
+        }
+
+        /// Adds a factor of this `type` and `delivery_method`, authenticated now.
+        pub fn factor(self, factor_type: &str, delivery_method: &str) -> Self {
+            self.factor_at(factor_type, delivery_method, OffsetDateTime::now_utc())
+        }
+
+        /// Adds a factor authenticated at `at` (for recent-authentication guards).
+        pub fn factor_at(
+            mut self,
+            factor_type: &str,
+            delivery_method: &str,
+            at: OffsetDateTime,
+        ) -> Self {
+            self.data.authentication_factors.push(AuthenticationFactor {
+                factor_type: factor_type.to_owned(),
+                delivery_method: delivery_method.to_owned(),
+                last_authenticated_at: Some(at),
+                created_at: Some(at),
+                updated_at: Some(at),
+                details: Map::new(),
+            });
+            self
+        }
+
+        /// Custom claims (a JSON object; anything else is ignored).
+        pub fn custom_claims(mut self, claims: Value) -> Self {
+            if let Value::Object(map) = claims {
+                self.data.custom_claims = map;
+            }
+            self
+        }
+
+        /// Makes it a B2B member session of this organization.
+        pub fn organization(
+            mut self,
+            organization_id: impl Into<String>,
+            slug: impl Into<String>,
+        ) -> Self {
+            self.data.organization = Some(Organization {
+                organization_id: organization_id.into(),
+                slug: slug.into(),
+            });
+            self
+        }
+
+        /// When the session expires.
+        pub fn expires_at(mut self, at: OffsetDateTime) -> Self {
+            self.data.expires_at = at;
+            self
+        }
+
+        /// Where the session was established.
+        pub fn source(mut self, source: SessionSource) -> Self {
+            self.data.source = source;
+            self
+        }
+
+        /// The session.
+        pub fn build(self) -> Session {
+            Session::from_data(self.data)
+        }
+    }
+}
+
+#[cfg(feature = "test-util")]
+pub use builder::SessionBuilder;

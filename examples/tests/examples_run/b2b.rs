@@ -6,7 +6,7 @@ use crate::support;
 #[path = "../../examples/b2b.rs"]
 mod example;
 
-use axum_stytch::Vertical;
+use axum_stytch::stytch_validator::Vertical;
 use reqwest::Method;
 use stytch_emulator::{NewMemberSession, NewOrganization};
 use support::jwt;

@@ -69,7 +69,7 @@ mod lifecycle {
 
     use std::time::Duration;
 
-    use axum_stytch::{Credentials, SessionSource};
+    use axum_stytch::stytch_validator::{Credentials, SessionSource};
     use serde_json::json;
 
     use crate::support::app::{self, Live, Req, settle};

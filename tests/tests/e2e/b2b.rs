@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum_stytch::{
-    StytchLayer, StytchMemberSession, StytchSession, Vertical, org_from_path,
-    require_org_permission,
-};
+use axum_stytch::guard::org_from_path;
+use axum_stytch::stytch_validator::Vertical;
+use axum_stytch::{StytchLayer, StytchMemberSession, StytchSession, require_org_permission};
 use common::{App, json, jwt_cookie, set_cookie};
 use stytch_emulator::{CreatedSession, Factor, NewMemberSession, NewOrganization, Route};
 

@@ -7,7 +7,8 @@ use crate::support;
 
 use std::time::Duration;
 
-use axum_stytch::{Clock as _, StytchConfig};
+use axum_stytch::StytchConfig;
+use axum_stytch::stytch_validator::Clock as _;
 use serde_json::json;
 use support::app::{Live, Req};
 use support::cases::payload_of;
@@ -15,7 +16,9 @@ use support::cases::payload_of;
 /// The validator's clock `skew_secs` away from the emulator's (negative: behind).
 async fn skewed(
     skew_secs: i64,
-    configure: impl FnOnce(axum_stytch::StytchConfigBuilder) -> axum_stytch::StytchConfigBuilder,
+    configure: impl FnOnce(
+        axum_stytch::stytch_validator::StytchConfigBuilder,
+    ) -> axum_stytch::stytch_validator::StytchConfigBuilder,
 ) -> Live {
     let live = Live::warm(configure).await;
     if skew_secs < 0 {

@@ -512,7 +512,7 @@ async fn c_api_03_our_credentials_rejected_is_a_misconfiguration() {
         .start()
         .await
         .expect("emulator");
-    let clock = axum_stytch::ManualClock::at_unix_secs(emu.now_unix());
+    let clock = axum_stytch::stytch_validator::ManualClock::at_unix_secs(emu.now_unix());
     let wrong_secret = "secret-test-WRONG-0123456789abcdef0123456789";
     let validator = support::app::validator(
         emu.project_id(),
@@ -675,7 +675,7 @@ async fn c_api_07_connection_refused_fails_fast_once_the_circuit_opens() {
         .await
         .expect("emulator");
     let s = emu.create_session(stytch_emulator::NewSession::new());
-    let clock = axum_stytch::ManualClock::at_unix_secs(emu.now_unix());
+    let clock = axum_stytch::stytch_validator::ManualClock::at_unix_secs(emu.now_unix());
     let validator = support::app::validator(
         emu.project_id(),
         emu.secret(),
@@ -700,7 +700,9 @@ async fn c_api_07_connection_refused_fails_fast_once_the_circuit_opens() {
     // Timed at the validator, so that HTTP client overhead on a loaded CI box does not count.
     let started = Instant::now();
     let err = validator
-        .authenticate(axum_stytch::Credentials::token(s.session_token.clone()))
+        .authenticate(axum_stytch::stytch_validator::Credentials::token(
+            s.session_token.clone(),
+        ))
         .await
         .expect_err("C-API-07");
     assert_eq!(err.status_code(), 503, "C-API-07");

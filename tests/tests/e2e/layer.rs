@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum_stytch::{CredentialSource, StytchLayer, StytchSession};
+use axum_stytch::layer::{CredentialSource, Mode};
+use axum_stytch::{StytchLayer, StytchSession};
 use common::{App, json, jwt_cookie, set_cookie};
 use stytch_emulator::{Factor, Fault, Route};
 
@@ -106,7 +107,7 @@ async fn bearer_tokens_work_and_missing_credentials_are_401() {
 
 #[tokio::test]
 async fn optional_mode_runs_the_handler_without_a_session() {
-    let app = App::start(routes(), StytchLayer::optional).await;
+    let app = App::start(routes(), |v| StytchLayer::new(v).with_mode(Mode::Optional)).await;
     let response = app.http.get(app.url("/maybe")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "anonymous");
@@ -128,7 +129,7 @@ async fn optional_mode_runs_the_handler_without_a_session() {
 #[tokio::test]
 async fn optional_mode_can_ignore_invalid_credentials() {
     let app = App::start(routes(), |v| {
-        StytchLayer::optional(v).continue_on_invalid(true)
+        StytchLayer::new(v).with_mode(Mode::OptionalIgnoringInvalid)
     })
     .await;
     let response = app

@@ -10,9 +10,10 @@ use axum::Router;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum_stytch::layer::Mode;
+use axum_stytch::stytch_validator::{ManualClock, StytchConfigBuilder};
 use axum_stytch::{
-    ManualClock, StytchConfigBuilder, StytchLayer, StytchSession, Validator, require_factor_count,
-    require_permission,
+    StytchLayer, StytchSession, Validator, require_factor_count, require_permission,
 };
 use futures_util::StreamExt as _;
 use serde_json::json;
@@ -806,7 +807,7 @@ async fn optional_mode_ignoring_invalid_credentials_treats_unusable_ones_as_abse
         |v| {
             Router::new()
                 .route("/maybe", get(maybe))
-                .layer(StytchLayer::optional(v).continue_on_invalid(true))
+                .layer(StytchLayer::new(v).with_mode(Mode::OptionalIgnoringInvalid))
         },
     )
     .await;

@@ -12,7 +12,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum_stytch::{Credentials, StytchLayer};
+use axum_stytch::StytchLayer;
+use axum_stytch::stytch_validator::Credentials;
 use stytch_emulator::{Fault, Route};
 use support::app::{self, Live, Req};
 use support::cases::{self, Fx};
@@ -225,7 +226,7 @@ async fn remote_paths(events: &Mutex<Vec<Captured>>) -> Vec<String> {
     // C-API-03: our secret rejected, which is logged as an error.
     let wrong = "secret-test-Wr0ngSecretValue0123456789abcdefABCD";
     secrets.push(wrong.to_owned());
-    let clock = axum_stytch::ManualClock::at_unix_secs(live.emu.now_unix());
+    let clock = axum_stytch::stytch_validator::ManualClock::at_unix_secs(live.emu.now_unix());
     let validator = app::validator(
         live.emu.project_id(),
         wrong,

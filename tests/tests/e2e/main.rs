@@ -7,6 +7,7 @@ mod common;
 mod support;
 
 mod adversarial;
+mod api;
 mod b2b;
 mod clock_cache_config;
 mod faults;

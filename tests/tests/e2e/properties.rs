@@ -8,7 +8,7 @@ use crate::support;
 
 use std::sync::OnceLock;
 
-use axum_stytch::Credentials;
+use axum_stytch::stytch_validator::Credentials;
 use proptest::prelude::*;
 use support::app::{self, Live, Req};
 

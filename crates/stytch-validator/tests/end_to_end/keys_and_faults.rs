@@ -410,7 +410,7 @@ async fn authentic_tokens_with_the_wrong_claims_are_rejected_locally() {
     for (name, token, reason) in cases {
         let err = env.auth_jwt(&token).await.expect_err(name);
         assert_eq!(
-            (err.kind(), err.reason()),
+            (err.kind(), err.reason().as_str()),
             (ErrorKind::Unauthenticated, reason),
             "{name}"
         );

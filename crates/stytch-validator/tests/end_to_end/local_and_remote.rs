@@ -108,7 +108,7 @@ async fn a_revoked_session_is_rejected_and_remembered() {
     env.advance(Duration::from_secs(600));
     let err = env.auth_jwt(&created.session_jwt).await.unwrap_err();
     assert_eq!(
-        (err.kind(), err.reason()),
+        (err.kind(), err.reason().as_str()),
         (ErrorKind::Unauthenticated, "session_not_found")
     );
     assert_eq!(env.calls(), 1);

@@ -56,7 +56,7 @@ async fn permissions_follow_the_policy_and_it_is_fetched_once_per_ttl() {
         .await
         .unwrap_err();
     assert_eq!(
-        (denied.kind(), denied.reason()),
+        (denied.kind(), denied.reason().as_str()),
         (ErrorKind::Forbidden, "permission_denied")
     );
     assert!(

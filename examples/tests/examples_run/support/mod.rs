@@ -1,7 +1,8 @@
 //! Serves an example's app over loopback against an embedded emulator.
 
 use axum::Router;
-use axum_stytch::{StytchLayer, Vertical};
+use axum_stytch::StytchLayer;
+use axum_stytch::stytch_validator::Vertical;
 use reqwest::header::{COOKIE, HeaderMap};
 use stytch_emulator::EmulatorHandle;
 

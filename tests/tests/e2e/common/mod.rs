@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum_stytch::{ManualClock, StytchConfig, StytchConfigBuilder, StytchLayer, Validator};
+use axum_stytch::stytch_validator::{ManualClock, StytchConfigBuilder};
+use axum_stytch::{StytchConfig, StytchLayer, Validator};
 use stytch_emulator::{CreatedSession, Emulator, EmulatorHandle, Factor, NewSession, Route};
 
 pub struct App {

@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum_stytch::{
-    ManualClock, StytchConfig, StytchConfigBuilder, StytchLayer, StytchSession, Validator,
-    require_role,
-};
+use axum_stytch::stytch_validator::{ManualClock, StytchConfigBuilder};
+use axum_stytch::{StytchConfig, StytchLayer, StytchSession, Validator, require_role};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// A config hook for one case.

@@ -267,7 +267,7 @@ pub fn all() -> Vec<Case<Own>> {
 /// The scripted mock serving [`real`], a validator on a manual clock, the app on loopback.
 pub struct MockLive {
     pub mock: Mock,
-    pub clock: axum_stytch::ManualClock,
+    pub clock: axum_stytch::stytch_validator::ManualClock,
     pub validator: axum_stytch::Validator,
     pub addr: std::net::SocketAddr,
     pub http: reqwest::Client,
@@ -275,11 +275,13 @@ pub struct MockLive {
 
 impl MockLive {
     pub async fn start(
-        configure: impl FnOnce(axum_stytch::StytchConfigBuilder) -> axum_stytch::StytchConfigBuilder,
+        configure: impl FnOnce(
+            axum_stytch::stytch_validator::StytchConfigBuilder,
+        ) -> axum_stytch::stytch_validator::StytchConfigBuilder,
     ) -> MockLive {
         let mock = Mock::start().await;
         mock.set_jwks(Reply::jwks(vec![real().jwk()]));
-        let clock = axum_stytch::ManualClock::at_unix_secs(1_900_000_000);
+        let clock = axum_stytch::stytch_validator::ManualClock::at_unix_secs(1_900_000_000);
         let validator = super::app::validator(PID, SECRET, &mock.base_url(), &clock, configure);
         let addr = super::app::serve(&validator).await;
         MockLive {
@@ -292,7 +294,7 @@ impl MockLive {
     }
 
     pub fn now(&self) -> i64 {
-        use axum_stytch::Clock as _;
+        use axum_stytch::stytch_validator::Clock as _;
         self.clock.now_secs()
     }
 

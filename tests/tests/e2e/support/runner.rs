@@ -5,7 +5,8 @@
 
 use std::sync::Mutex;
 
-use axum_stytch::{Credentials, ManualClock, Validator};
+use axum_stytch::Validator;
+use axum_stytch::stytch_validator::{Credentials, ManualClock};
 
 use super::app::{self, Configure, Req, Sent};
 
