@@ -7,7 +7,7 @@
 //!   `jsonwebtoken::decode`). The difference with `bare` is the layer's cost.
 //! * `credentials/*`: credential extraction through the public path: a request with a
 //!   realistic 1.4 KB `Cookie` header that holds no Stytch cookie, through
-//!   `StytchLayer::optional` (extract, find nothing, pass through) against `bare` with
+//!   an optional `StytchLayer` (extract, find nothing, pass through) against `bare` with
 //!   the same header; and `header_to_str_jwt_cookie`, `HeaderValue::to_str` on the
 //!   1.5 KB `Cookie` header carrying the JWT (the extractor validates it this way in its
 //!   single scan for both cookie names).

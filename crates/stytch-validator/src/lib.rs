@@ -43,9 +43,10 @@
 //!
 //! # Errors
 //!
-//! Every failure is an [`AuthError`] whose [`ErrorKind`] maps to 401, 403, 503 or 500
-//! and whose [`reason`](AuthError::reason) is a stable code. Tokens and secrets never
-//! appear in errors, `Debug` output or logs; logs carry a short
+//! Every failure is an [`AuthError`] with a typed [`Reason`]: a stable code (its
+//! [`as_str`](Reason::as_str) is the wire value) that decides the [`ErrorKind`] and so
+//! the status, 401, 403, 503 or 500. [`Reason::ALL`] lists them all. Tokens and secrets
+//! never appear in errors, `Debug` output or logs; logs carry a short
 //! [`fingerprint`] instead.
 //!
 //! # Tracing
