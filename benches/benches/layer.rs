@@ -184,6 +184,23 @@ fn benches(c: &mut Criterion) {
     g.bench_function("stytch_cache_hit", |b| {
         b.iter(|| call(&stytch_hit, black_box(&cookie)))
     });
+    #[cfg(feature = "metrics")]
+    {
+        let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        g.bench_function("stytch_cache_hit_prometheus", |b| {
+            metrics::with_local_recorder(&prometheus, || {
+                b.iter(|| call(&stytch_hit, black_box(&cookie)))
+            })
+        });
+        metrics::with_local_recorder(&prometheus, || call(&stytch_hit, &cookie));
+        assert!(
+            prometheus
+                .handle()
+                .render()
+                .contains("stytch_verified_cache_hits_total"),
+            "the recorder saw the hits"
+        );
+    }
     g.bench_function("stytch_cache_hit_typed_claims", |b| {
         b.iter(|| call(&stytch_typed, black_box(&cookie)))
     });

@@ -10,6 +10,7 @@
 //! `STYTCH_SECRET` (and `STYTCH_API_URL` for a custom domain), log in with your
 //! frontend, and send its `stytch_session_jwt` cookie. `LISTEN_ADDR` changes the
 //! address (default `127.0.0.1:3000`), `RUST_LOG` the log level; Ctrl-C stops it.
+//! With `--features metrics` it also serves `GET /metrics` in Prometheus text format.
 //!
 //! Routes:
 //!
@@ -90,6 +91,16 @@ async fn main() -> Result<(), examples::Error> {
     examples::init_tracing();
     let stytch = examples::stytch_validator_or_emulator(examples::example_policy()).await?;
     let app = app(layer(stytch.validator.clone(), stytch.is_emulator()));
+    // `cargo run --example quickstart --features metrics`: Prometheus text at /metrics.
+    #[cfg(feature = "metrics")]
+    let app = {
+        let prometheus =
+            metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+        app.route(
+            "/metrics",
+            get(move || std::future::ready(prometheus.render())),
+        )
+    };
     let listener = examples::bind("127.0.0.1:3000").await?;
     let base = format!("http://{}", listener.local_addr()?);
     match stytch.emulator() {

@@ -25,6 +25,7 @@ use stytch_validator::{AuthError, ErrorKind, Reason, Session, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::observe;
 use crate::rejection::StytchRejection;
 use crate::session::{StytchSession, session_of};
 
@@ -259,7 +260,9 @@ impl Guard {
     /// Checks `session`: `Err` is a 403-kind denial, or a 503 when the RBAC policy
     /// cannot be loaded.
     pub async fn check(&self, session: &Session, validator: &Validator) -> Result<(), AuthError> {
-        self.0.evaluate(session, validator, None).await
+        let result = self.0.evaluate(session, validator, None).await;
+        report(&self.0, &result);
+        result
     }
 }
 
@@ -336,11 +339,37 @@ where
     }
 }
 
+/// Reports a denial (403) of a guard; outages (503) are not denials.
+fn report(check: &Check, result: &Result<(), AuthError>) {
+    if let Err(e) = result
+        && e.kind() == ErrorKind::Forbidden
+    {
+        observe::guard_denial(check.label(), e.reason());
+    }
+}
+
 fn deny(reason: Reason, message: String) -> Result<(), AuthError> {
     Err(AuthError::new(reason, message))
 }
 
 impl Check {
+    /// The `guard` label of `stytch_guard_denials_total`.
+    fn label(&self) -> &'static str {
+        match self {
+            Check::FactorCount(_) => "factor_count",
+            Check::Factor(_) => "factor",
+            Check::RecentAuth(_) => "recent_auth",
+            Check::RecentFactor(..) => "recent_factor",
+            Check::Role(_) => "role",
+            Check::Permission { .. } => "permission",
+            Check::OrgPermission { .. } => "org_permission",
+            Check::Predicate(_) => "predicate",
+            Check::All(_) => "all",
+            Check::Any(_) => "any",
+            Check::Not(_) => "not",
+        }
+    }
+
     fn evaluate<'a>(
         &'a self,
         s: &'a Session,
@@ -554,6 +583,7 @@ where
                 headers: &parts.headers,
             };
             let verdict = check.evaluate(&session, &validator, Some(&ctx)).await;
+            report(&check, &verdict);
             match verdict {
                 Ok(()) => inner.call(Request::from_parts(parts, body)).await,
                 Err(error) => Ok(StytchRejection::from(error)

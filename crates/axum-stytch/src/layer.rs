@@ -21,6 +21,7 @@ pub use cookie::SameSite;
 
 use crate::cookies::CookieSettings;
 use crate::credentials::{self, DEFAULT_SOURCES, Origin, Unusable};
+use crate::observe::{self, Outcome};
 use crate::rejection::{Rendered, StytchRejection};
 use crate::session::{LayerRan, RequestSession};
 
@@ -436,7 +437,13 @@ where
                 if conflict {
                     shared.log_conflict();
                 }
+                let origin = Some(if conflict {
+                    Origin::Cookies
+                } else {
+                    Origin::Bearer
+                });
                 if shared.mode == Mode::OptionalIgnoringInvalid {
+                    observe::authentication(Outcome::Anonymous(Some(unusable.reason())), origin);
                     // Treated like absent credentials; a cookie conflict still gets the
                     // layer's own cookies cleared so the next request recovers.
                     let mut finish = Finish::new(shared, req.headers());
@@ -444,6 +451,7 @@ where
                     req.extensions_mut().insert(LayerRan);
                     return ResponseFuture::inner(self.inner.call(req), finish);
                 }
+                observe::authentication(Outcome::Refused(unusable.reason()), origin);
                 let error = AuthError::new(unusable.reason(), unusable.message());
                 return ResponseFuture::rejected(shared.reject(
                     error,
@@ -455,18 +463,25 @@ where
         };
         // The hot path: a JWT verified before, re-checked in memory.
         if let Some(session) = found.jwt.and_then(|jwt| shared.validator.cached(jwt)) {
+            observe::authentication(Outcome::Authenticated, Some(found.origin));
+            observe::record_session(&session, Some(found.origin));
             let finish = Finish::new(shared, req.headers());
             req.extensions_mut().insert(shared.session(session, None));
             return ResponseFuture::inner(self.inner.call(req), finish);
         }
         if found.is_empty() {
             if shared.mode == Mode::Required {
+                observe::authentication(
+                    Outcome::Refused(stytch_validator::Reason::MissingCredentials),
+                    None,
+                );
                 let error = AuthError::new(
                     stytch_validator::Reason::MissingCredentials,
                     "A Stytch session is required.",
                 );
                 return ResponseFuture::rejected(shared.reject(error, false, req.headers(), false));
             }
+            observe::authentication(Outcome::Anonymous(None), None);
             let finish = Finish::new(shared, req.headers());
             req.extensions_mut().insert(LayerRan);
             return ResponseFuture::inner(self.inner.call(req), finish);
@@ -583,6 +598,8 @@ where
                     let mut finish = Finish::new(shared, request.headers());
                     match result {
                         Ok(Authenticated { session, refreshed }) => {
+                            observe::authentication(Outcome::Authenticated, Some(*origin));
+                            observe::record_session(&session, Some(*origin));
                             // Cookies are written only for credentials that came from
                             // cookies: a bearer client's tokens never land in a cookie jar.
                             finish.cookies = refreshed
@@ -603,9 +620,17 @@ where
                             if error.is_unauthenticated()
                                 && shared.mode == Mode::OptionalIgnoringInvalid =>
                         {
+                            observe::authentication(
+                                Outcome::Anonymous(Some(error.reason())),
+                                Some(*origin),
+                            );
                             request.extensions_mut().insert(LayerRan);
                         }
                         Err(error) => {
+                            observe::authentication(
+                                Outcome::Refused(error.reason()),
+                                Some(*origin),
+                            );
                             // Only cookies the request sent are cleared.
                             let clear = *origin == Origin::Cookies && error.reason().ends_session();
                             let response = shared.reject(error, true, request.headers(), clear);

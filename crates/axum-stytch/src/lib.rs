@@ -218,6 +218,87 @@
 //! | `missing_layer` | 500 | The session extractor or a guard runs on a route no `StytchLayer` covers. |
 //! | `not_member_session` | 500 | A member-session extractor runs under a layer whose validator is configured for consumer sessions. |
 //!
+//! # Observability
+//!
+//! **Metrics** go through the [`metrics`](https://docs.rs/metrics) facade with the
+//! `metrics` feature: install any recorder (`metrics-exporter-prometheus`, an
+//! OpenTelemetry bridge) and they appear; without a recorder they cost a few loads,
+//! without the feature nothing. Names and labels are stable; label values come from the
+//! fixed sets below, never from ids or credentials.
+//!
+//! | metric | type | labels | counts |
+//! |---|---|---|---|
+//! | `stytch_authentications_total` | counter | `outcome` (`authenticated`, `anonymous`, `unauthenticated`, `forbidden`, `unavailable`, `misconfigured`), `reason` (a reason above, or `none`), `source` (`cookie`, `bearer`, `none`) | every request the layer decides |
+//! | `stytch_verified_cache_hits_total` | counter | | JWTs served from the verified cache |
+//! | `stytch_verified_cache_misses_total` | counter | | JWTs whose signature had to be checked |
+//! | `stytch_verified_cache_entries` | gauge | | verified JWTs held |
+//! | `stytch_remote_calls_total` | counter | `result` (`ok` or a reason) | HTTP calls to Stytch's `sessions/authenticate`, retries included |
+//! | `stytch_remote_call_duration_seconds` | histogram | `result` | their latency |
+//! | `stytch_remote_coalesced_total` | counter | | requests that joined a call already in flight |
+//! | `stytch_remote_budget_total` | counter | `decision` (`used`, `refused`), `standing` (`proven`, `unproven`) | the remote budget's decisions |
+//! | `stytch_circuit_state` | gauge | | 0 closed, 1 open, 2 half-open |
+//! | `stytch_jwks_fetches_total` | counter | `result` (`ok` or a reason) | JWKS fetches |
+//! | `stytch_jwks_keys` | gauge | | key ids in the key set |
+//! | `stytch_jwks_age_seconds` | gauge | | age of the key set, set at each fetch, signature check and `health()` |
+//! | `stytch_rbac_policy_fetches_total` | counter | `result` (`ok` or a reason), `policy` (`project`, `organization`) | RBAC policy fetches |
+//! | `stytch_rbac_policy_age_seconds` | gauge | | age of the project policy, set at each check and `health()` |
+//! | `stytch_guard_denials_total` | counter | `guard` (`factor_count`, `factor`, `recent_auth`, `recent_factor`, `role`, `permission`, `org_permission`, `predicate`, `all`, `any`, `not`), `reason` | 403s from guards |
+//!
+//! **Spans.** For every authenticated request the layer records on the current span
+//! `enduser.id` (the user or member id, as OpenTelemetry names it), `session.id`,
+//! `stytch.organization_id` (B2B) and `stytch.credential_source` (`cookie` or
+//! `bearer`). A `tracing` span only keeps fields it declares, so declare them on your
+//! request span, e.g. with `tower_http::trace::TraceLayer`:
+//!
+//! ```
+//! use axum::{Router, http::Request, routing::get};
+//! use axum_stytch::{StytchLayer, Validator};
+//! use tower_http::trace::TraceLayer;
+//! use tracing::field::Empty;
+//!
+//! # async fn me() {}
+//! # fn app(validator: Validator) -> Router {
+//! Router::new()
+//!     .route("/me", get(me))
+//!     .layer(StytchLayer::new(validator))
+//!     .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+//!         tracing::info_span!(
+//!             "request",
+//!             method = %req.method(),
+//!             uri = %req.uri(),
+//!             enduser.id = Empty,
+//!             session.id = Empty,
+//!             stytch.organization_id = Empty,
+//!             stytch.credential_source = Empty,
+//!         )
+//!     }))
+//! # }
+//! ```
+//!
+//! **Health.** [`Validator::health`] is a snapshot for probes: key set age and count,
+//! the last JWKS error, the circuit, the policy age, the remote budget. Ready means
+//! keys are held and not past their maximum staleness.
+//!
+//! ```
+//! use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+//! use axum_stytch::{Validator, stytch_validator::Health};
+//!
+//! async fn healthz() -> &'static str { "ok" }
+//!
+//! async fn readyz(State(validator): State<Validator>) -> (StatusCode, Json<Health>) {
+//!     let health = validator.health();
+//!     let status = if health.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+//!     (status, Json(health))
+//! }
+//!
+//! # fn app(validator: Validator) -> Router {
+//! Router::new()
+//!     .route("/healthz", get(healthz))
+//!     .route("/readyz", get(readyz))
+//!     .with_state(validator)
+//! # }
+//! ```
+//!
 //! # Testing your app
 //!
 //! With the `test-util` feature, `Session::builder` makes sessions and
@@ -274,6 +355,7 @@
 //! # Feature flags
 //!
 //! * `test-util`: `Session::builder` and the `test` module, for your own tests.
+//! * `metrics`: the metrics listed under "Observability", through the `metrics` facade.
 //!
 //! # Crate layout
 //!
@@ -290,6 +372,7 @@ mod cookies;
 mod credentials;
 pub mod guard;
 pub mod layer;
+mod observe;
 mod rejection;
 mod session;
 #[cfg(feature = "test-util")]

@@ -11,6 +11,7 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 use crate::clock::{elapsed, millis};
+use crate::metrics::{self, CircuitState};
 
 #[derive(Debug)]
 pub(crate) struct Breaker {
@@ -75,6 +76,7 @@ impl Breaker {
         s.probes_started += 1;
         let probe = s.probes_started;
         s.probe = Some(probe);
+        metrics::circuit(CircuitState::HalfOpen);
         Admit::Go(Permit {
             breaker: self,
             probe: Some(probe),
@@ -88,6 +90,18 @@ impl Breaker {
         s.consecutive_failures >= self.threshold && (now_ms < s.open_until_ms || s.probe.is_some())
     }
 
+    /// The state a caller sees now.
+    pub(crate) fn state(&self, now_ms: i64) -> CircuitState {
+        let s = self.lock();
+        if s.consecutive_failures < self.threshold {
+            CircuitState::Closed
+        } else if now_ms < s.open_until_ms || s.probe.is_some() {
+            CircuitState::Open
+        } else {
+            CircuitState::HalfOpen
+        }
+    }
+
     fn end_probe(&self, s: &mut State, probe: Option<u64>) {
         if probe.is_some() && s.probe == probe {
             s.probe = None;
@@ -99,6 +113,9 @@ impl Permit<'_> {
     /// Stytch answered (any answer that is not an outage): the circuit closes.
     pub(crate) fn success(self) {
         let mut s = self.breaker.lock();
+        if s.consecutive_failures >= self.breaker.threshold {
+            metrics::circuit(CircuitState::Closed);
+        }
         s.consecutive_failures = 0;
         self.breaker.end_probe(&mut s, self.probe);
     }
@@ -112,6 +129,7 @@ impl Permit<'_> {
         if s.consecutive_failures >= breaker.threshold {
             let open_for = retry_after.map_or(breaker.open_for, |r| r.max(breaker.open_for));
             s.open_until_ms = now_ms.saturating_add(millis(open_for));
+            metrics::circuit(CircuitState::Open);
             tracing::warn!(
                 failures = s.consecutive_failures,
                 open_for_ms = millis(open_for),

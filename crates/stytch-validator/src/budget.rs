@@ -65,6 +65,7 @@ impl Budget {
     pub(crate) fn take(&self, now_ms: i64, standing: Standing) -> Result<(), Duration> {
         if self.unlimited() {
             self.used.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::budget(true, standing);
             return Ok(());
         }
         let mut b = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -81,9 +82,11 @@ impl Budget {
         if b.tokens - 1.0 >= floor {
             b.tokens -= 1.0;
             self.used.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::budget(true, standing);
             Ok(())
         } else {
             self.refused.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::budget(false, standing);
             let missing = floor + 1.0 - b.tokens;
             let ms = (missing / self.per_ms).ceil() as u64;
             Err(Duration::from_millis(ms.max(1)))
@@ -98,6 +101,19 @@ impl Budget {
     /// Calls refused so far.
     pub(crate) fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Whole calls available at `now` (`u32::MAX` when unlimited), and the burst.
+    pub(crate) fn available(&self, now_ms: i64) -> (u32, u32) {
+        if self.unlimited() {
+            return (u32::MAX, u32::MAX);
+        }
+        let b = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let gained = b.at_ms.map_or(0.0, |at| {
+            now_ms.saturating_sub(at).max(0) as f64 * self.per_ms
+        });
+        let tokens = (b.tokens + gained).min(self.burst);
+        (tokens.floor() as u32, self.burst as u32)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::reason::{ErrorKind, Reason};
 ///
 /// let e = AuthError::new(Reason::MissingRole, "This requires the `admin` role.");
 /// assert_eq!(e.kind(), ErrorKind::Forbidden);
-/// assert_eq!((e.status_code(), e.reason().as_str()), (403, Reason::MissingRole));
+/// assert_eq!((e.status_code(), e.reason().as_str()), (403, "missing_role"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthError {

@@ -22,6 +22,7 @@ use tracing::Instrument as _;
 use crate::clock::{elapsed, millis};
 use crate::config::StytchConfig;
 use crate::http::{self, Fetched};
+use crate::metrics;
 use crate::reason::Reason;
 use crate::singleflight::SingleFlight;
 
@@ -52,6 +53,25 @@ impl KeySet {
     pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    /// How many key ids the set holds.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// How old the set is at `now` (zero for the empty initial set).
+    pub(crate) fn age(&self, now: i64) -> Duration {
+        if self.fetched_at_ms == 0 {
+            Duration::ZERO
+        } else {
+            elapsed(self.fetched_at_ms, now)
+        }
+    }
+
+    /// Whether a fetch ever filled the set.
+    pub(crate) fn fetched(&self) -> bool {
+        self.fetched_at_ms > 0
+    }
 }
 
 /// Why a fetch failed; cloned to every waiter.
@@ -77,6 +97,8 @@ struct Schedule {
     /// The last refresh asked for by an unknown kid, for the cooldown.
     last_kid_refresh_ms: Option<i64>,
     failures: u32,
+    /// Why the last fetch failed, until one succeeds.
+    last_error: Option<Reason>,
     /// No new attempt before this (backoff or Retry-After).
     not_before_ms: i64,
 }
@@ -146,6 +168,20 @@ impl Jwks {
     /// [`is_stale`](Self::is_stale) with the caller's reading of the clock.
     pub(crate) fn is_stale_at(&self, set: &KeySet, now: i64) -> bool {
         set.fetched_at_ms > 0 && elapsed(set.fetched_at_ms, now) > self.0.config.jwks_max_stale
+    }
+
+    /// Why the last fetch failed, if the last fetch failed.
+    pub(crate) fn last_error(&self) -> Option<Reason> {
+        self.0
+            .schedule
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error
+    }
+
+    /// The current set, without starting a refresh.
+    pub(crate) fn peek(&self) -> Guard<Arc<KeySet>> {
+        self.0.keys.load()
     }
 
     /// HTTP fetches attempted so far.
@@ -274,6 +310,8 @@ impl Inner {
                 }));
                 schedule.failures = 0;
                 schedule.not_before_ms = 0;
+                schedule.last_error = None;
+                metrics::jwks_fetch("ok", Some(count));
                 // Refresh a little before the max-age so readers never see it lapse.
                 let due = millis(self.config.jwks_max_age) / 10 * 8;
                 self.next_refresh_ms
@@ -283,6 +321,8 @@ impl Inner {
             }
             Err((reason, retry_after)) => {
                 schedule.failures = schedule.failures.saturating_add(1);
+                schedule.last_error = Some(reason);
+                metrics::jwks_fetch(reason.as_str(), None);
                 let backoff = MIN_BACKOFF
                     .saturating_mul(1 << (schedule.failures - 1).min(6))
                     .min(MAX_BACKOFF);

@@ -68,11 +68,13 @@ mod clock;
 mod config;
 mod error;
 mod fingerprint;
+mod health;
 mod http;
 mod jwks;
 mod jwt;
 mod local;
 mod map_key;
+mod metrics;
 mod rbac;
 mod reason;
 mod remote;
@@ -89,6 +91,7 @@ pub use config::{
 };
 pub use error::AuthError;
 pub use fingerprint::fingerprint;
+pub use health::{CircuitState, Health};
 pub use rbac::{Authorization, Permission, Policy, Resource, Role};
 pub use reason::{ErrorKind, Reason};
 #[cfg(feature = "test-util")]

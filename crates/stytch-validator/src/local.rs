@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::config::StytchConfig;
 use crate::jwks::Jwks;
 use crate::jwt;
+use crate::metrics;
 use crate::reason::Reason;
 use crate::session::Session;
 use crate::verified::{self, CachedToken, VerifiedCache};
@@ -43,6 +44,11 @@ impl Local {
         }
     }
 
+    /// Verified tokens held now.
+    pub(crate) fn cached_entries(&self) -> usize {
+        self.verified.as_ref().map_or(0, |c| c.len())
+    }
+
     /// RSA signature checks performed so far.
     pub(crate) fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
@@ -61,8 +67,10 @@ impl Local {
             || self.jwks.is_stale_at(&keys, now)
         {
             cache.remove(jwt);
+            metrics::cache_entries(cache.len() as u64);
             return None;
         }
+        metrics::cache_hit();
         Some(hit.session.clone())
     }
 
@@ -86,6 +94,8 @@ impl Local {
             return Verdict::UnknownKey;
         };
         self.verifications.fetch_add(1, Ordering::Relaxed);
+        metrics::cache_miss();
+        metrics::jwks_age(keys.age(config.clock.now_millis()));
         if !parsed.verify_signature(key) {
             return Verdict::Invalid(Reason::JwtInvalidSignature);
         }
@@ -110,6 +120,7 @@ impl Local {
                     kid: parsed.kid,
                 }),
             );
+            metrics::cache_entries(cache.len() as u64);
         }
         Verdict::Valid(session)
     }

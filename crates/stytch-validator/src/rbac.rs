@@ -12,6 +12,7 @@ use crate::clock::{elapsed, millis};
 use crate::config::StytchConfig;
 use crate::error::AuthError;
 use crate::http::{self, Fetched};
+use crate::metrics;
 use crate::reason::Reason;
 use crate::session::Session;
 use crate::singleflight::SingleFlight;
@@ -185,6 +186,16 @@ impl PolicyCache {
         }))
     }
 
+    /// How old the project policy is, if one is held.
+    pub(crate) fn age(&self) -> Option<std::time::Duration> {
+        let now = self.0.config.clock.now_millis();
+        self.0
+            .project
+            .load()
+            .as_ref()
+            .map(|c| elapsed(c.fetched_at_ms, now))
+    }
+
     pub(crate) fn fetch_count(&self) -> u64 {
         self.0.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -244,6 +255,9 @@ impl PolicyCache {
         };
         let backoff = self.0.backoff(&key, now);
         if let Some(cached) = current {
+            if key.is_none() {
+                metrics::policy_age(elapsed(cached.fetched_at_ms, now));
+            }
             if elapsed(cached.fetched_at_ms, now) >= self.0.config.policy_ttl && backoff.is_none() {
                 // Fire and forget: the flight runs in its own task.
                 drop(self.start_fetch(key));
@@ -326,6 +340,11 @@ impl Inner {
 
     async fn fetch(&self, key: PolicyKey) -> Result<Arc<Policy>, AuthError> {
         let result = self.fetch_once(&key).await;
+        let label = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.reason().as_str(),
+        };
+        metrics::policy_fetch(label, key.is_some());
         self.record(&key, &result);
         result
     }

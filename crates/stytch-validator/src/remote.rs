@@ -26,6 +26,7 @@ use crate::clock::{elapsed, millis};
 use crate::config::{StytchConfig, Vertical};
 use crate::error::AuthError;
 use crate::http::{self, Fetched};
+use crate::metrics;
 use crate::reason::Reason;
 use crate::session::{
     AuthenticationFactor, Organization, Session, SessionAttributes, SessionData, SessionSource,
@@ -124,6 +125,16 @@ impl Remote {
         self.0.breaker.is_open(self.0.config.clock.now_millis())
     }
 
+    /// Whole calls the budget holds now, and its burst.
+    pub(crate) fn budget_available(&self) -> (u32, u32) {
+        self.0.budget.available(self.0.config.clock.now_millis())
+    }
+
+    /// The breaker's state now.
+    pub(crate) fn circuit_state(&self) -> metrics::CircuitState {
+        self.0.breaker.state(self.0.config.clock.now_millis())
+    }
+
     /// Calls the budget allowed and refused so far.
     pub(crate) fn budget_counts(&self) -> (u64, u64) {
         (self.0.budget.used(), self.0.budget.refused())
@@ -142,10 +153,13 @@ impl Remote {
             return Err(AuthError::new(reason, message_for(reason)));
         }
         let inner = Arc::clone(&self.0);
-        let (flight, _) = self.0.flights.run(credential.clone(), move || {
+        let (flight, started) = self.0.flights.run(credential.clone(), move || {
             let span = tracing::debug_span!("stytch.api.authenticate", token.fp = %crate::fingerprint::Fingerprint(credential.secret()));
             async move { inner.call(credential, digest, standing).await }.instrument(span)
         });
+        if !started {
+            metrics::coalesced();
+        }
         flight.await.unwrap_or_else(|| {
             Err(AuthError::unavailable(
                 Reason::StytchUnavailable,
@@ -240,6 +254,7 @@ impl Inner {
             )
             .await;
             let outcome = self.interpret(fetched);
+            metrics::remote_call(outcome.label(), started.elapsed());
             let elapsed_ms = started.elapsed().as_millis() as u64;
             match outcome {
                 Outcome::Done(result) => {
@@ -443,6 +458,17 @@ fn verdict(status: u16, error_type: &str) -> Option<Outcome> {
         _ => return None,
     };
     Some(outcome)
+}
+
+impl Outcome {
+    /// The `result` label of the remote-call metrics: `ok` or a reason.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Done(Ok(_)) => "ok",
+            Outcome::Done(Err(e)) | Outcome::Misconfigured(e) => e.reason().as_str(),
+            Outcome::Fault { reason, .. } => reason.as_str(),
+        }
+    }
 }
 
 enum Outcome {

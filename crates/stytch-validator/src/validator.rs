@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use crate::budget::Standing;
 use crate::config::StytchConfig;
 use crate::error::AuthError;
+use crate::health::Health;
 use crate::jwks::{Jwks, Refresh};
 use crate::local::{Local, Verdict};
 use crate::rbac::{Authorization, Policy, PolicyCache};
@@ -89,6 +90,43 @@ impl Validator {
             policy_fetches: self.0.policy.fetch_count(),
             budget_used,
             budget_refused,
+        }
+    }
+
+    /// A snapshot of the upstream state for health and readiness probes: key set age and
+    /// count, the last JWKS error, the circuit, the policy age, the remote budget. It
+    /// never touches the network.
+    ///
+    /// ```
+    /// # fn f(validator: stytch_validator::Validator) {
+    /// let health = validator.health();
+    /// if !health.is_ready() {
+    ///     eprintln!("not ready: {:?}", health.last_jwks_error);
+    /// }
+    /// # }
+    /// ```
+    pub fn health(&self) -> Health {
+        let now = self.0.config.clock.now_millis();
+        let keys = self.0.local.jwks.peek();
+        let (remote_budget_available, remote_budget_burst) = self.0.remote.budget_available();
+        let key_set_age = keys.fetched().then(|| keys.age(now));
+        if let Some(age) = key_set_age {
+            crate::metrics::jwks_age(age);
+        }
+        let policy_age = self.0.policy.age();
+        if let Some(age) = policy_age {
+            crate::metrics::policy_age(age);
+        }
+        Health {
+            keys: keys.len(),
+            key_set_age,
+            keys_stale: self.0.local.jwks.is_stale_at(&keys, now),
+            last_jwks_error: self.0.local.jwks.last_error(),
+            circuit: self.0.remote.circuit_state(),
+            policy_age,
+            remote_budget_available,
+            remote_budget_burst,
+            verified_cache_entries: self.0.local.cached_entries(),
         }
     }
 

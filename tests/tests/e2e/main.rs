@@ -15,6 +15,7 @@ mod guards;
 mod layer;
 mod lockout;
 mod log_hygiene;
+mod observe;
 mod properties;
 mod repo_hygiene;
 mod storms;
