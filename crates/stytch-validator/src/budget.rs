@@ -12,9 +12,10 @@ use std::sync::PoisonError;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Whether the credential of a call is known to be Stytch's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Standing {
+/// Whether the credential of a remote call is known to be Stytch's: what decides its
+/// priority in the remote budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Standing {
     /// An authentic (signature-verified) JWT.
     Proven,
     /// Anything else.
@@ -25,6 +26,7 @@ pub(crate) enum Standing {
 pub(crate) struct Budget {
     /// Tokens added per millisecond.
     per_ms: f64,
+    rate: u32,
     burst: f64,
     /// Unproven calls leave at least this many tokens.
     reserve: f64,
@@ -46,6 +48,7 @@ impl Budget {
         let burst = f64::from(burst.max(1));
         Self {
             per_ms: f64::from(rate) / 1000.0,
+            rate,
             burst,
             reserve: (burst / 2.0).floor(),
             state: Mutex::new(Bucket {
@@ -57,8 +60,20 @@ impl Budget {
         }
     }
 
-    fn unlimited(&self) -> bool {
+    pub(crate) fn unlimited(&self) -> bool {
         self.per_ms == 0.0
+    }
+
+    /// Calls per second, and the burst.
+    pub(crate) fn limits(&self) -> (u32, u32) {
+        (self.rate, self.burst as u32)
+    }
+
+    /// Counts a decision made elsewhere (by the fleet's shared budget).
+    pub(crate) fn count(&self, used: bool, standing: Standing) {
+        let counter = if used { &self.used } else { &self.refused };
+        counter.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::budget(used, standing);
     }
 
     /// Takes one call's worth, or says how long until this class may call again.

@@ -36,6 +36,31 @@ pub struct Health {
     pub remote_budget_burst: u32,
     /// Verified JWTs held in memory.
     pub verified_cache_entries: usize,
+    /// Revoked sessions held in the local mirror (expired ones not yet swept included).
+    pub revoked_sessions: usize,
+    /// The fleet's shared state, in fleet mode: whether its last call succeeded. A
+    /// degraded fleet does not make the validator unready; it works on local state.
+    pub fleet: Option<FleetStatus>,
+}
+
+/// How the fleet's shared state answered last (see [`Health::fleet`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FleetStatus {
+    /// Its last call succeeded.
+    Ok,
+    /// Its last call failed or timed out; the validator uses its local state.
+    Degraded,
+}
+
+impl FleetStatus {
+    /// `ok` or `degraded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FleetStatus::Ok => "ok",
+            FleetStatus::Degraded => "degraded",
+        }
+    }
 }
 
 impl Health {
@@ -48,7 +73,7 @@ impl Health {
 impl Serialize for Health {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
-        let mut st = s.serialize_struct("Health", 10)?;
+        let mut st = s.serialize_struct("Health", 12)?;
         st.serialize_field("ready", &self.is_ready())?;
         st.serialize_field("keys", &self.keys)?;
         st.serialize_field("key_set_age_seconds", &secs(self.key_set_age))?;
@@ -59,6 +84,8 @@ impl Serialize for Health {
         st.serialize_field("remote_budget_available", &self.remote_budget_available)?;
         st.serialize_field("remote_budget_burst", &self.remote_budget_burst)?;
         st.serialize_field("verified_cache_entries", &self.verified_cache_entries)?;
+        st.serialize_field("revoked_sessions", &self.revoked_sessions)?;
+        st.serialize_field("fleet", &self.fleet.map(FleetStatus::as_str))?;
         st.end()
     }
 }

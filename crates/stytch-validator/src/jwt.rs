@@ -290,6 +290,16 @@ impl Stale {
 const MAX_NUMERIC_DATE: f64 = 1.0e11;
 
 impl Claims {
+    /// The session id (`https://stytch.com/session.id`).
+    pub(crate) fn session_id(&self) -> &str {
+        &self.session.id
+    }
+
+    /// `exp` in milliseconds since the epoch (saturating).
+    pub(crate) fn exp_ms(&self) -> i64 {
+        (self.exp * 1000.0) as i64
+    }
+
     /// Checks everything that does not depend on time: issuer, audience, vertical, sane
     /// dates. A failure here means the token is not a session JWT for this project.
     pub(crate) fn validate(&self, config: &StytchConfig) -> Result<Times, Reason> {

@@ -62,12 +62,14 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod answers;
 mod breaker;
 mod budget;
 mod clock;
 mod config;
 mod error;
 mod fingerprint;
+pub mod fleet;
 mod health;
 mod http;
 mod jwks;
@@ -78,6 +80,8 @@ mod metrics;
 mod rbac;
 mod reason;
 mod remote;
+mod revoke;
+mod revoked;
 mod session;
 mod singleflight;
 mod time_fmt;
@@ -91,7 +95,8 @@ pub use config::{
 };
 pub use error::AuthError;
 pub use fingerprint::fingerprint;
-pub use health::{CircuitState, Health};
+pub use fleet::FleetState;
+pub use health::{CircuitState, FleetStatus, Health};
 pub use rbac::{Authorization, Permission, Policy, Resource, Role};
 pub use reason::{ErrorKind, Reason};
 #[cfg(feature = "test-util")]

@@ -9,6 +9,7 @@ use crate::jwks::Jwks;
 use crate::jwt;
 use crate::metrics;
 use crate::reason::Reason;
+use crate::revoked::RevokedSet;
 use crate::session::Session;
 use crate::verified::{self, CachedToken, VerifiedCache};
 
@@ -23,6 +24,16 @@ pub(crate) enum Verdict {
     NoKeys,
     /// Not a session JWT of this project: reject without asking anyone.
     Invalid(Reason),
+    /// Authentic, but its session was revoked through this service.
+    Revoked,
+}
+
+/// What the verified cache says about a JWT.
+pub(crate) enum Cached {
+    Hit(Session),
+    /// It verified before, but its session is revoked now.
+    Revoked,
+    Miss,
 }
 
 pub(crate) struct Local {
@@ -30,10 +41,11 @@ pub(crate) struct Local {
     pub(crate) jwks: Jwks,
     verified: Option<VerifiedCache>,
     verifications: AtomicU64,
+    pub(crate) revoked: Arc<RevokedSet>,
 }
 
 impl Local {
-    pub(crate) fn new(config: Arc<StytchConfig>, jwks: Jwks) -> Self {
+    pub(crate) fn new(config: Arc<StytchConfig>, jwks: Jwks, revoked: Arc<RevokedSet>) -> Self {
         let verified = (config.verified_cache_capacity > 0)
             .then(|| verified::new_cache(config.verified_cache_capacity));
         Self {
@@ -41,6 +53,7 @@ impl Local {
             jwks,
             verified,
             verifications: AtomicU64::new(0),
+            revoked,
         }
     }
 
@@ -56,9 +69,13 @@ impl Local {
 
     /// The session for a JWT that verified before and is still valid, without any
     /// allocation or I/O.
-    pub(crate) fn cached(&self, jwt: &str) -> Option<Session> {
-        let cache = self.verified.as_ref()?;
-        let hit = cache.get(jwt)?;
+    pub(crate) fn cached(&self, jwt: &str) -> Cached {
+        let Some(cache) = self.verified.as_ref() else {
+            return Cached::Miss;
+        };
+        let Some(hit) = cache.get(jwt) else {
+            return Cached::Miss;
+        };
         let now = self.config.clock.now_millis();
         let keys = self.jwks.load_at(now);
         // Time moves and keys are withdrawn: both are re-checked on every hit.
@@ -68,10 +85,20 @@ impl Local {
         {
             cache.remove(jwt);
             metrics::cache_entries(cache.len() as u64);
-            return None;
+            return Cached::Miss;
+        }
+        // Revocations: one atomic load unless the revoked set changed since this entry
+        // was last checked. The entry stays cached, so a revoked JWT is refused from
+        // memory until it expires, without another signature check.
+        let epoch = self.revoked.epoch();
+        if hit.checked.load(Ordering::Relaxed) != epoch {
+            if self.revoked.contains(hit.session.session_id(), now) {
+                return Cached::Revoked;
+            }
+            hit.checked.store(epoch, Ordering::Relaxed);
         }
         metrics::cache_hit();
-        Some(hit.session.clone())
+        Cached::Hit(hit.session.clone())
     }
 
     /// Verifies a JWT against the keys held now; caches it when valid.
@@ -107,7 +134,13 @@ impl Local {
             Ok(t) => t,
             Err(reason) => return Verdict::Invalid(reason),
         };
-        if let Err(stale) = times.check(config.clock.now_millis(), config) {
+        let now = config.clock.now_millis();
+        // Before the time checks: an expired JWT of a revoked session costs no call.
+        let epoch = self.revoked.epoch();
+        if self.revoked.contains(claims.session_id(), now) {
+            return Verdict::Revoked;
+        }
+        if let Err(stale) = times.check(now, config) {
             return Verdict::Stale(stale.reason());
         }
         let session = claims.into_session(times);
@@ -118,6 +151,7 @@ impl Local {
                     session: session.clone(),
                     times,
                     kid: parsed.kid,
+                    checked: AtomicU64::new(epoch),
                 }),
             );
             metrics::cache_entries(cache.len() as u64);

@@ -119,6 +119,9 @@ reasons! {
     /// Stytch says the session is unknown, expired or revoked; the layer clears the
     /// session cookies.
     SessionNotFound = "session_not_found" => Unauthenticated,
+    /// The session was revoked (logged out) through this service; every instance of a
+    /// fleet refuses it at once. The layer clears the session cookies.
+    SessionRevoked = "session_revoked" => Unauthenticated,
     /// Stytch says the credential is not a valid session credential.
     SessionInvalid = "session_invalid" => Unauthenticated,
     /// The session's custom claims do not fit the handler's typed claims.
@@ -195,7 +198,7 @@ impl Reason {
     /// Whether this reason means the session is gone for good, so a client's session
     /// cookies should be deleted.
     pub const fn ends_session(self) -> bool {
-        matches!(self, Reason::SessionNotFound)
+        matches!(self, Reason::SessionNotFound | Reason::SessionRevoked)
     }
 }
 

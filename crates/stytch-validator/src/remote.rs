@@ -9,6 +9,11 @@
 //! every call until then; a 401 that says our own credentials are wrong is answered from
 //! memory for the breaker's open period. Only Stytch's own error bodies count as a
 //! verdict on a session; any other answer is an upstream fault (503).
+//!
+//! Successes are kept until the fresh JWT's `exp` (`answers.rs`), checked against the
+//! revoked set on every reuse. With a fleet attached, a call first asks the fleet for
+//! another instance's answer, shares its own, and draws on the fleet's budget; any
+//! fleet trouble falls back to the local state.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -20,14 +25,17 @@ use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
+use crate::answers::{AnswerCache, FleetKeys, Kept, SharedAnswer};
 use crate::breaker::{Admit, Breaker};
 use crate::budget::{Budget, Standing};
 use crate::clock::{elapsed, millis};
 use crate::config::{StytchConfig, Vertical};
 use crate::error::AuthError;
+use crate::fleet::{BudgetDecision, BudgetRequest, Link};
 use crate::http::{self, Fetched};
 use crate::metrics;
 use crate::reason::Reason;
+use crate::revoked::{REVOCATION_WINDOW_MS, RevokedSet};
 use crate::session::{
     AuthenticationFactor, Organization, Session, SessionAttributes, SessionData, SessionSource,
 };
@@ -79,7 +87,15 @@ struct Inner {
     flights: SingleFlight<Credential, RemoteResult>,
     /// SHA-256 of a credential Stytch refused → (until when, why).
     rejected: Option<quick_cache::sync::Cache<[u8; 32], (i64, Reason)>>,
+    /// SHA-256 of a credential → Stytch's success for it, until the fresh JWT expires.
+    answers: Option<AnswerCache>,
+    revoked: Arc<RevokedSet>,
+    fleet: Option<Arc<Link>>,
     calls: AtomicU64,
+    /// Requests answered from kept successes (local or the fleet's), without a call.
+    answers_reused: AtomicU64,
+    /// Answers taken from the fleet.
+    fleet_answers: AtomicU64,
     /// A 429 with `Retry-After` pauses every call until then (clock millis): Stytch said
     /// when to come back, and a breaker that waits for several failures would not listen.
     paused_until_ms: AtomicI64,
@@ -97,9 +113,16 @@ impl std::fmt::Debug for Remote {
 }
 
 impl Remote {
-    pub(crate) fn new(config: Arc<StytchConfig>, http: reqwest::Client) -> Self {
+    pub(crate) fn new(
+        config: Arc<StytchConfig>,
+        http: reqwest::Client,
+        revoked: Arc<RevokedSet>,
+        fleet: Option<Arc<Link>>,
+    ) -> Self {
         let rejected = (config.rejected_cache_capacity > 0)
             .then(|| quick_cache::sync::Cache::new(config.rejected_cache_capacity));
+        let answers = (config.verified_cache_capacity > 0)
+            .then(|| quick_cache::sync::Cache::new(config.verified_cache_capacity));
         Self(Arc::new(Inner {
             url: config.authenticate_url(),
             breaker: Breaker::new(config.breaker_threshold, config.breaker_open_for),
@@ -108,7 +131,12 @@ impl Remote {
             budget: Budget::new(config.remote_rate, config.remote_burst),
             flights: SingleFlight::default(),
             rejected,
+            answers,
+            revoked,
+            fleet,
             calls: AtomicU64::new(0),
+            answers_reused: AtomicU64::new(0),
+            fleet_answers: AtomicU64::new(0),
             paused_until_ms: AtomicI64::new(0),
             misconfigured_until_ms: AtomicI64::new(0),
             http,
@@ -135,6 +163,14 @@ impl Remote {
         self.0.breaker.state(self.0.config.clock.now_millis())
     }
 
+    /// Requests answered from kept successes, and answers taken from the fleet.
+    pub(crate) fn reuse_counts(&self) -> (u64, u64) {
+        (
+            self.0.answers_reused.load(Ordering::Relaxed),
+            self.0.fleet_answers.load(Ordering::Relaxed),
+        )
+    }
+
     /// Calls the budget allowed and refused so far.
     pub(crate) fn budget_counts(&self) -> (u64, u64) {
         (self.0.budget.used(), self.0.budget.refused())
@@ -146,11 +182,25 @@ impl Remote {
         standing: Standing,
     ) -> RemoteResult {
         let digest = crate::fingerprint::digest(credential.secret());
+        let now = self.0.config.clock.now_millis();
         if let Some(rejected) = &self.0.rejected
             && let Some((until, reason)) = rejected.get(&digest)
-            && self.0.config.clock.now_millis() < until
+            && now < until
         {
             return Err(AuthError::new(reason, message_for(reason)));
+        }
+        if let Some(answers) = &self.0.answers
+            && let Some(kept) = answers.get(&digest)
+        {
+            if now < kept.until_ms {
+                if self.0.revoked.contains(kept.auth.session.session_id(), now) {
+                    answers.remove(&digest);
+                    return Err(revoked());
+                }
+                self.0.answers_reused.fetch_add(1, Ordering::Relaxed);
+                return Ok(kept.auth.clone());
+            }
+            answers.remove(&digest);
         }
         let inner = Arc::clone(&self.0);
         let (flight, started) = self.0.flights.run(credential.clone(), move || {
@@ -170,6 +220,10 @@ impl Remote {
     }
 }
 
+pub(crate) fn revoked() -> AuthError {
+    AuthError::new(Reason::SessionRevoked, message_for(Reason::SessionRevoked))
+}
+
 fn rejected_credentials() -> AuthError {
     AuthError::new(
         Reason::StytchRejectedCredentials,
@@ -180,6 +234,7 @@ fn rejected_credentials() -> AuthError {
 fn message_for(reason: Reason) -> &'static str {
     match reason {
         Reason::SessionNotFound => "The session is unknown, expired or revoked.",
+        Reason::SessionRevoked => "The session was revoked.",
         _ => "Stytch rejected the session credentials.",
     }
 }
@@ -193,6 +248,20 @@ impl Inner {
     ) -> RemoteResult {
         let fp = crate::fingerprint::Fingerprint(credential.secret());
         let now = self.config.clock.now_millis();
+        // Another instance may have asked Stytch already.
+        let keys = self
+            .fleet
+            .as_ref()
+            .map(|_| FleetKeys::new(&self.config.project_id, credential.secret()));
+        if let (Some(link), Some(keys)) = (&self.fleet, &keys)
+            && let Some(answer) = self.shared_answer(link, keys, digest, now).await
+        {
+            tracing::debug!(token.fp = %fp, "stytch.fleet.answer_reused");
+            return answer.map_err(|reason| match reason {
+                Reason::SessionRevoked => revoked(),
+                reason => AuthError::new(reason, message_for(reason)),
+            });
+        }
         if now < self.misconfigured_until_ms.load(Ordering::Relaxed) {
             return Err(rejected_credentials());
         }
@@ -235,7 +304,7 @@ impl Inner {
                     ));
                 }
             };
-            if let Err(wait) = self.budget.take(now, standing) {
+            if let Err(wait) = self.take_budget(now, standing).await {
                 tracing::warn!(token.fp = %fp, ?standing, "stytch.api.budget_exhausted");
                 return Err(AuthError::unavailable(
                     Reason::StytchBudgetExhausted,
@@ -260,13 +329,47 @@ impl Inner {
                 Outcome::Done(result) => {
                     breaker.success();
                     match &result {
-                        Ok(_) => {
-                            tracing::debug!(token.fp = %fp, elapsed_ms, "stytch.api.authenticated")
+                        Ok(auth) => {
+                            tracing::debug!(token.fp = %fp, elapsed_ms, "stytch.api.authenticated");
+                            let now = self.config.clock.now_millis();
+                            // Revoked here while Stytch still had it (or the revocation
+                            // at Stytch failed): the fleet's word stands.
+                            if self.revoked.contains(auth.session.session_id(), now) {
+                                return Err(revoked());
+                            }
+                            if let Some(until_ms) = self.keep_until(auth, now) {
+                                self.keep(digest, until_ms, auth);
+                                self.share(
+                                    keys.as_ref(),
+                                    SharedAnswer::Success {
+                                        until_ms,
+                                        auth: auth.clone(),
+                                    },
+                                    now,
+                                )
+                                .await;
+                            }
                         }
                         Err(e) => {
                             tracing::info!(token.fp = %fp, reason = e.reason().as_str(), elapsed_ms, "stytch.api.rejected");
                             if e.is_unauthenticated() {
                                 self.remember_rejection(digest, e.reason());
+                            }
+                            if matches!(
+                                e.reason(),
+                                Reason::SessionNotFound | Reason::SessionInvalid
+                            ) {
+                                let now = self.config.clock.now_millis();
+                                let until_ms = now.saturating_add(millis(self.config.rejected_ttl));
+                                self.share(
+                                    keys.as_ref(),
+                                    SharedAnswer::Refused {
+                                        until_ms,
+                                        reason: e.reason(),
+                                    },
+                                    now,
+                                )
+                                .await;
                             }
                         }
                     }
@@ -342,6 +445,127 @@ impl Inner {
                 Some(vec![share, permit])
             }
         }
+    }
+
+    /// Another instance's answer for this credential, if the fleet has one that is still
+    /// good: `Ok` a session, `Err` Stytch's refusal (or `SessionRevoked`).
+    async fn shared_answer(
+        &self,
+        link: &Link,
+        keys: &FleetKeys,
+        digest: [u8; 32],
+        now: i64,
+    ) -> Option<Result<Authenticated, Reason>> {
+        let sealed = link
+            .run("load_answer", |state| state.load_answer(keys.key))
+            .await??;
+        let answer = keys.open(&sealed)?;
+        if answer.until_ms() <= now {
+            return None;
+        }
+        self.fleet_answers.fetch_add(1, Ordering::Relaxed);
+        Some(match answer {
+            SharedAnswer::Success { until_ms, auth } => {
+                if self.revoked.contains(auth.session.session_id(), now) {
+                    return Some(Err(Reason::SessionRevoked));
+                }
+                // Never kept longer than locally allowed, whatever the store said.
+                let until_ms = until_ms.min(now.saturating_add(REVOCATION_WINDOW_MS));
+                self.keep(digest, until_ms, &auth);
+                Ok(auth)
+            }
+            SharedAnswer::Refused { until_ms, reason } => {
+                if let Some(rejected) = &self.rejected {
+                    let until_ms =
+                        until_ms.min(now.saturating_add(millis(self.config.rejected_ttl)));
+                    rejected.insert(digest, (until_ms, reason));
+                }
+                Err(reason)
+            }
+        })
+    }
+
+    /// Until when a success may be reused: the fresh JWT's `exp`, the session's end and
+    /// the revocation window, whichever comes first. `None` without a fresh JWT.
+    fn keep_until(&self, auth: &Authenticated, now: i64) -> Option<i64> {
+        let jwt = &auth.refreshed.as_ref()?.session_jwt;
+        let exp_ms = crate::jwt::parse(jwt, self.config.max_token_bytes)
+            .ok()?
+            .claims()
+            .ok()?
+            .exp_ms();
+        let session_ends = auth
+            .session
+            .expires_at()
+            .unix_timestamp()
+            .saturating_mul(1000);
+        let until = exp_ms
+            .min(session_ends)
+            .min(now.saturating_add(REVOCATION_WINDOW_MS));
+        (until > now).then_some(until)
+    }
+
+    fn keep(&self, digest: [u8; 32], until_ms: i64, auth: &Authenticated) {
+        if let Some(answers) = &self.answers {
+            answers.insert(
+                digest,
+                Arc::new(Kept {
+                    until_ms,
+                    auth: auth.clone(),
+                }),
+            );
+        }
+    }
+
+    /// Hands an answer to the fleet (bounded by its timeout; a failure only costs the
+    /// other instances a call of their own).
+    async fn share(&self, keys: Option<&FleetKeys>, answer: SharedAnswer, now: i64) {
+        let (Some(link), Some(keys)) = (&self.fleet, keys) else {
+            return;
+        };
+        let ttl = Duration::from_millis(u64::try_from(answer.until_ms() - now).unwrap_or(0));
+        if ttl.is_zero() {
+            return;
+        }
+        let Some(sealed) = keys.seal(&answer) else {
+            return;
+        };
+        link.run("store_answer", |state| {
+            state.store_answer(keys.key, sealed, ttl)
+        })
+        .await;
+    }
+
+    /// One call from the fleet's budget, or the local one when there is no fleet or it
+    /// does not answer.
+    async fn take_budget(&self, now: i64, standing: Standing) -> Result<(), Duration> {
+        if let Some(link) = &self.fleet
+            && !self.budget.unlimited()
+        {
+            let (rate_per_sec, burst) = self.budget.limits();
+            let request = BudgetRequest {
+                project_id: self.config.project_id.to_string(),
+                rate_per_sec,
+                burst,
+                standing,
+                now_ms: now,
+            };
+            match link
+                .run("take_budget", |state| state.take_budget(request))
+                .await
+            {
+                Some(BudgetDecision::Granted) => {
+                    self.budget.count(true, standing);
+                    return Ok(());
+                }
+                Some(BudgetDecision::Refused { retry_in }) => {
+                    self.budget.count(false, standing);
+                    return Err(retry_in);
+                }
+                None => {}
+            }
+        }
+        self.budget.take(now, standing)
     }
 
     fn remember_rejection(&self, digest: [u8; 32], reason: Reason) {

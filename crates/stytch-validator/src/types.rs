@@ -96,4 +96,12 @@ pub struct ValidatorStats {
     pub budget_used: u64,
     /// Calls to Stytch the remote budget refused (503 `stytch_budget_exhausted`).
     pub budget_refused: u64,
+    /// Requests answered from a kept remote answer (this instance's or, in fleet mode,
+    /// another's) instead of a call to Stytch.
+    pub remote_answers_reused: u64,
+    /// Remote answers taken from the fleet (fleet mode).
+    pub fleet_answers: u64,
+    /// Calls to the fleet's shared state that failed or timed out; each fell back to
+    /// local state.
+    pub fleet_errors: u64,
 }

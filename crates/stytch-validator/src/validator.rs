@@ -9,12 +9,14 @@ use std::task::{Context, Poll};
 use crate::budget::Standing;
 use crate::config::StytchConfig;
 use crate::error::AuthError;
+use crate::fleet::{FleetMirror, FleetState, Link, Revocation};
 use crate::health::Health;
 use crate::jwks::{Jwks, Refresh};
-use crate::local::{Local, Verdict};
+use crate::local::{Cached, Local, Verdict};
 use crate::rbac::{Authorization, Policy, PolicyCache};
 use crate::reason::Reason;
 use crate::remote::{Credential, Remote};
+use crate::revoked::{REVOCATION_WINDOW_MS, RevokedSet};
 use crate::session::Session;
 use crate::types::{Authenticated, Credentials, ValidatorStats};
 
@@ -28,9 +30,12 @@ pub struct Validator(Arc<Inner>);
 
 struct Inner {
     config: Arc<StytchConfig>,
+    http: reqwest::Client,
     local: Local,
     remote: Remote,
     policy: PolicyCache,
+    revoked: Arc<RevokedSet>,
+    fleet: Option<Arc<Link>>,
 }
 
 impl fmt::Debug for Validator {
@@ -43,17 +48,97 @@ impl fmt::Debug for Validator {
 }
 
 impl Validator {
-    /// A validator for this configuration.
+    /// A validator for this configuration, keeping all its state in process.
     pub fn new(config: StytchConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// A validator that shares revocations, remote answers and the remote budget with
+    /// the other instances of a fleet through `fleet` (see [`fleet`](crate::fleet); the
+    /// `stytch-redis` crate implements it on Redis). A verified-cache hit still reads
+    /// only local memory: revocations arrive by subscription into a local mirror.
+    /// Whatever happens to the fleet's store, no request waits on it longer than
+    /// [`FleetState::timeout`]; the validator then uses its local state.
+    pub fn with_fleet(config: StytchConfig, fleet: impl FleetState) -> Self {
+        Self::build(config, Some(Arc::new(fleet)))
+    }
+
+    fn build(config: StytchConfig, fleet: Option<Arc<dyn FleetState>>) -> Self {
         let config = Arc::new(config);
         let http = crate::http::client(&config);
         let jwks = Jwks::new(Arc::clone(&config), http.clone());
+        let revoked = Arc::new(RevokedSet::default());
+        let fleet = fleet.map(|state| Arc::new(Link::new(state)));
+        if let Some(link) = &fleet {
+            link.attach(FleetMirror::new(&revoked, Arc::clone(&config.clock)));
+        }
         Self(Arc::new(Inner {
-            local: Local::new(Arc::clone(&config), jwks),
-            remote: Remote::new(Arc::clone(&config), http.clone()),
-            policy: PolicyCache::new(Arc::clone(&config), http),
+            local: Local::new(Arc::clone(&config), jwks, Arc::clone(&revoked)),
+            remote: Remote::new(
+                Arc::clone(&config),
+                http.clone(),
+                Arc::clone(&revoked),
+                fleet.clone(),
+            ),
+            policy: PolicyCache::new(Arc::clone(&config), http.clone()),
+            http,
+            revoked,
+            fleet,
             config,
         }))
+    }
+
+    /// Revokes a session (logout): refuses it at once, from every cache, here and, in
+    /// fleet mode, on every instance, then ends it at Stytch (`sessions/revoke`, or the
+    /// B2B route with `member_session_id`).
+    ///
+    /// The refusal (reason [`Reason::SessionRevoked`]) lasts as long as a JWT of the
+    /// session could still verify: Stytch's JWTs live five minutes, plus the leeway.
+    /// After that Stytch's own answer (`session_not_found`) takes over. A session
+    /// Stytch no longer knows counts as revoked. When Stytch cannot be reached the
+    /// error says so (503) and the session stays refused here; call again to end it
+    /// at Stytch.
+    ///
+    /// ```no_run
+    /// # async fn f(validator: stytch_validator::Validator, session: stytch_validator::Session) {
+    /// validator.revoke(session.session_id()).await.expect("revoked");
+    /// # }
+    /// ```
+    pub async fn revoke(&self, session_id: &str) -> Result<(), AuthError> {
+        let revocation = Revocation {
+            session_id: session_id.to_owned(),
+            until_ms: 0,
+        };
+        if !revocation.is_well_formed() {
+            return Err(AuthError::new(
+                Reason::SessionInvalid,
+                "That is not a session id.",
+            ));
+        }
+        let now = self.0.config.clock.now_millis();
+        let until_ms = now
+            .saturating_add(REVOCATION_WINDOW_MS)
+            .saturating_add(crate::clock::millis(self.0.config.leeway));
+        self.0.revoked.insert(session_id, until_ms, now);
+        tracing::info!(session.id = session_id, "stytch.session.revoked");
+        if let Some(link) = &self.0.fleet {
+            let revocation = Revocation {
+                until_ms,
+                ..revocation
+            };
+            link.run("publish_revocation", |state| {
+                state.publish_revocation(revocation)
+            })
+            .await;
+        }
+        crate::revoke::at_stytch(&self.0.http, &self.0.config, session_id).await
+    }
+
+    /// Whether `session_id` is refused as revoked right now (a local read, no I/O).
+    pub fn is_revoked(&self, session_id: &str) -> bool {
+        self.0
+            .revoked
+            .contains(session_id, self.0.config.clock.now_millis())
     }
 
     /// A validator configured from the environment: `STYTCH_PROJECT_ID`,
@@ -83,7 +168,11 @@ impl Validator {
     /// What the validator has done so far.
     pub fn stats(&self) -> ValidatorStats {
         let (budget_used, budget_refused) = self.0.remote.budget_counts();
+        let (remote_answers_reused, fleet_answers) = self.0.remote.reuse_counts();
         ValidatorStats {
+            remote_answers_reused,
+            fleet_answers,
+            fleet_errors: self.0.fleet.as_ref().map_or(0, |f| f.errors()),
             signature_verifications: self.0.local.verifications(),
             remote_calls: self.0.remote.call_count(),
             jwks_fetches: self.0.local.jwks.fetch_count(),
@@ -127,6 +216,14 @@ impl Validator {
             remote_budget_available,
             remote_budget_burst,
             verified_cache_entries: self.0.local.cached_entries(),
+            revoked_sessions: self.0.revoked.len(),
+            fleet: self.0.fleet.as_ref().map(|f| {
+                if f.is_degraded() {
+                    crate::health::FleetStatus::Degraded
+                } else {
+                    crate::health::FleetStatus::Ok
+                }
+            }),
         }
     }
 
@@ -138,8 +235,12 @@ impl Validator {
 
     /// The session for a JWT that verified before and is still valid, without any
     /// allocation or I/O: the hot path. `None` means "call [`authenticate`](Self::authenticate)".
+    /// A JWT of a revoked session is `None`.
     pub fn cached(&self, jwt: &str) -> Option<Session> {
-        self.0.local.cached(jwt)
+        match self.0.local.cached(jwt) {
+            Cached::Hit(session) => Some(session),
+            Cached::Revoked | Cached::Miss => None,
+        }
     }
 
     /// Authenticates a request's credentials: locally when the JWT allows it, otherwise
@@ -158,11 +259,15 @@ impl Validator {
                 )),
             };
         };
-        if let Some(session) = self.cached(&jwt) {
-            return Ok(Authenticated {
-                session,
-                refreshed: None,
-            });
+        match self.0.local.cached(&jwt) {
+            Cached::Hit(session) => {
+                return Ok(Authenticated {
+                    session,
+                    refreshed: None,
+                });
+            }
+            Cached::Revoked => return Err(crate::remote::revoked()),
+            Cached::Miss => {}
         }
         let mut verdict = self.0.local.verify(&jwt);
         // Set when the key set could not be refreshed: then an unknown kid may be a
@@ -187,6 +292,10 @@ impl Validator {
                 session,
                 refreshed: None,
             }),
+            Verdict::Revoked => {
+                tracing::debug!(token.fp = %fp, reason = Reason::SessionRevoked.as_str(), "stytch.jwt.rejected");
+                Err(crate::remote::revoked())
+            }
             Verdict::Invalid(reason) => {
                 tracing::debug!(token.fp = %fp, reason = reason.as_str(), "stytch.jwt.rejected");
                 Err(AuthError::new(reason, "The session JWT is not valid."))

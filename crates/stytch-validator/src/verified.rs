@@ -10,6 +10,9 @@ pub(crate) struct CachedToken {
     pub(crate) session: Session,
     pub(crate) times: Times,
     pub(crate) kid: String,
+    /// The revoked set's epoch at which the session was last found not revoked: while
+    /// the epoch stays there, a hit needs no lookup.
+    pub(crate) checked: std::sync::atomic::AtomicU64,
 }
 
 /// The verified-token cache: whole token → what it verified to. Lookups borrow the
