@@ -23,7 +23,7 @@ use crate::cookies::CookieSettings;
 use crate::credentials::{self, DEFAULT_SOURCES, Origin, Unusable};
 use crate::observe::{self, Outcome};
 use crate::rejection::{Rendered, StytchRejection};
-use crate::session::{LayerRan, RequestSession};
+use crate::session::{ClearSessionCookies, LayerRan, RequestSession};
 
 /// What the layer does with a request that has no usable session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,12 +45,12 @@ pub enum Mode {
 /// Builds the response for a refusal.
 type RejectionHandler = Arc<dyn Fn(StytchRejection) -> Response + Send + Sync>;
 
-/// The layer's settings, shared by every request.
-struct Shared {
-    validator: Validator,
+/// The layer's settings, shared by every request (and held by each request's session).
+pub(crate) struct Shared {
+    pub(crate) validator: Validator,
     mode: Mode,
     sources: Vec<CredentialSource>,
-    cookies: CookieSettings,
+    pub(crate) cookies: CookieSettings,
     handler: Option<RejectionHandler>,
     login_url: Option<Cow<'static, str>>,
     /// When a cookie conflict was last logged (clock millis), to log it once a minute.
@@ -146,15 +146,19 @@ impl Shared {
         }
     }
 
+    /// What the request's extensions carry: one reference count, as the validator's
+    /// alone was before.
     fn session(
-        &self,
+        self: &Arc<Self>,
         session: stytch_validator::Session,
         refreshed: Option<stytch_validator::RefreshedTokens>,
+        origin: Origin,
     ) -> RequestSession {
         RequestSession {
             session,
-            validator: self.validator.clone(),
+            shared: Arc::clone(self),
             refreshed: refreshed.map(Arc::new),
+            cookie_origin: origin == Origin::Cookies,
         }
     }
 }
@@ -222,6 +226,11 @@ impl StytchLayer {
                 conflict_logged_at: AtomicI64::new(i64::MIN),
             }),
         }
+    }
+
+    #[cfg(feature = "test-util")]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn shared_mut(&mut self) -> &mut Shared {
@@ -396,12 +405,18 @@ impl Finish {
     }
 
     fn apply<B: From<Body>>(self, mut response: http::Response<B>) -> http::Response<B> {
+        // A handler revoked the session (`StytchSession::revoke`): one lookup in the
+        // response's extensions, which are empty unless something put a value there.
+        let ended = response.extensions_mut().remove::<ClearSessionCookies>();
         if let Some((shared, wants_html)) = self.render
             && let Some(Rendered(rejection)) = response.extensions_mut().remove::<Rendered>()
         {
             response = shared.render(rejection, wants_html).map(B::from);
         }
         if let Some(values) = self.cookies {
+            append_cookies(response.headers_mut(), values);
+        }
+        if let Some(ClearSessionCookies(values)) = ended {
             append_cookies(response.headers_mut(), values);
         }
         response
@@ -466,7 +481,8 @@ where
             observe::authentication(Outcome::Authenticated, Some(found.origin));
             observe::record_session(&session, Some(found.origin));
             let finish = Finish::new(shared, req.headers());
-            req.extensions_mut().insert(shared.session(session, None));
+            let request_session = shared.session(session, None, found.origin);
+            req.extensions_mut().insert(request_session);
             return ResponseFuture::inner(self.inner.call(req), finish);
         }
         if found.is_empty() {
@@ -614,7 +630,7 @@ where
                                 });
                             request
                                 .extensions_mut()
-                                .insert(shared.session(session, refreshed));
+                                .insert(shared.session(session, refreshed, *origin));
                         }
                         Err(error)
                             if error.is_unauthenticated()

@@ -185,6 +185,7 @@
 //! | `jwt_not_yet_valid` | 401 | The JWT is not valid yet (`nbf` or `iat` in the future). |
 //! | `session_expired` | 401 | The session the JWT belongs to has expired. |
 //! | `session_not_found` | 401 | Stytch says the session is unknown, expired or revoked; the layer clears the session cookies. |
+//! | `session_revoked` | 401 | The session was revoked (logged out) through this service; every instance of a fleet refuses it at once. The layer clears the session cookies. |
 //! | `session_invalid` | 401 | Stytch says the credential is not a valid session credential. |
 //! | `claims_mismatch` | 401 | The session's custom claims do not fit the handler's typed claims. |
 //! | `insufficient_factors` | 403 | Fewer authentication factors than the route requires. |
@@ -385,7 +386,7 @@ pub use guard::{
 };
 pub use layer::StytchLayer;
 pub use rejection::StytchRejection;
-pub use session::{StytchMemberSession, StytchSession};
+pub use session::{ClearSessionCookies, StytchMemberSession, StytchSession};
 pub use stytch_validator;
 pub use stytch_validator::{Session, StytchConfig, Validator};
 

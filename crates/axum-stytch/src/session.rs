@@ -11,15 +11,61 @@ use stytch_validator::{
     AuthError, Authorization, NoClaims, Reason, RefreshedTokens, Session, Validator,
 };
 
+use crate::layer::Shared;
 use crate::rejection::StytchRejection;
 
 /// What the layer leaves in a request's extensions: the session it authenticated (if
-/// any) and the validator that did it.
+/// any) and the layer (its validator and cookie settings) that did it.
 #[derive(Clone)]
 pub(crate) struct RequestSession {
     pub(crate) session: Session,
-    pub(crate) validator: Validator,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) refreshed: Option<Arc<RefreshedTokens>>,
+    /// The credentials came from cookies, so the layer may write (and clear) them.
+    pub(crate) cookie_origin: bool,
+}
+
+impl RequestSession {
+    /// A session outside a real layer (tests): no cookies are ever written for it.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn detached(session: Session, validator: Validator) -> Self {
+        Self {
+            session,
+            shared: Arc::clone(crate::StytchLayer::new(validator).shared()),
+            refreshed: None,
+            cookie_origin: false,
+        }
+    }
+}
+
+/// A response part that makes [`StytchLayer`](crate::StytchLayer) delete the session
+/// cookies (`Set-Cookie` with `Max-Age=0` for both, `Cache-Control: private,
+/// no-store`): what [`StytchSession::revoke`] returns. Put it in the handler's response,
+/// e.g. `(ended, "logged out")`, or return it alone (204). Only cookies the request
+/// authenticated with are cleared: a bearer client's response gets none.
+///
+/// If a handler drops it, the session is still revoked, and the next request with its
+/// cookies gets 401 `session_revoked` with the cookies cleared.
+#[derive(Clone, Debug)]
+#[must_use = "return it in the response, or the session cookies are cleared only on the next request"]
+pub struct ClearSessionCookies(pub(crate) [Option<http::HeaderValue>; 2]);
+
+impl axum_core::response::IntoResponseParts for ClearSessionCookies {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(
+        self,
+        mut res: axum_core::response::ResponseParts,
+    ) -> Result<axum_core::response::ResponseParts, Self::Error> {
+        res.extensions_mut().insert(self);
+        Ok(res)
+    }
+}
+
+impl axum_core::response::IntoResponse for ClearSessionCookies {
+    fn into_response(self) -> axum_core::response::Response {
+        (http::StatusCode::NO_CONTENT, self).into_response()
+    }
 }
 
 /// Marks a request the layer let through without a session (optional modes).
@@ -91,11 +137,7 @@ where
     /// see the `test` module).
     #[cfg(feature = "test-util")]
     pub fn for_test(session: Session, validator: Validator) -> Result<Self, StytchRejection> {
-        Self::from_authenticated(RequestSession {
-            session,
-            validator,
-            refreshed: None,
-        })
+        Self::from_authenticated(RequestSession::detached(session, validator))
     }
 
     /// The session's custom claims as `C`.
@@ -120,7 +162,42 @@ where
 
     /// The validator that authenticated this session (e.g. for RBAC checks).
     pub fn validator(&self) -> &Validator {
-        &self.auth.validator
+        &self.auth.shared.validator
+    }
+
+    /// Logs the session out: revokes it ([`Validator::revoke`]: refused at once here
+    /// and, in fleet mode, on every instance, then ended at Stytch) and returns the
+    /// response part that makes the layer clear the session cookies.
+    ///
+    /// ```
+    /// use axum_stytch::{StytchSession, StytchRejection};
+    /// use axum_stytch::ClearSessionCookies;
+    ///
+    /// async fn logout(session: StytchSession) -> Result<(ClearSessionCookies, &'static str), StytchRejection> {
+    ///     Ok((session.revoke().await?, "logged out"))
+    /// }
+    /// ```
+    ///
+    /// When Stytch cannot be reached the error is a 503 (`stytch_unavailable`, ...):
+    /// the session is refused here all the same, but not yet ended at Stytch; the
+    /// client may retry.
+    pub async fn revoke(&self) -> Result<ClearSessionCookies, StytchRejection> {
+        self.validator()
+            .revoke(self.session_id())
+            .await
+            .map_err(StytchRejection::from)?;
+        Ok(self.clear_cookies())
+    }
+
+    /// The response part that makes the layer clear this request's session cookies,
+    /// without revoking anything (see [`revoke`](Self::revoke)).
+    pub fn clear_cookies(&self) -> ClearSessionCookies {
+        let cookies = &self.auth.shared.cookies;
+        if self.auth.cookie_origin && cookies.write {
+            ClearSessionCookies(cookies.cleared())
+        } else {
+            ClearSessionCookies([None, None])
+        }
     }
 
     /// The fresh JWT and token Stytch issued for this request, when the layer had to ask
@@ -216,7 +293,7 @@ where
 /// the layer.
 pub(crate) fn session_of(parts: &Parts) -> Result<(Session, Validator), StytchRejection> {
     match parts.extensions.get::<RequestSession>() {
-        Some(auth) => Ok((auth.session.clone(), auth.validator.clone())),
+        Some(auth) => Ok((auth.session.clone(), auth.shared.validator.clone())),
         None => match parts.extensions.get::<LayerRan>() {
             Some(LayerRan) => Err(session_required()),
             None => Err(missing_layer()),

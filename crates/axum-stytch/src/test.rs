@@ -43,11 +43,7 @@ pub fn with_session(session: Session) -> SessionLayer {
 /// [`with_session`] with your own validator, e.g. one pointed at the emulator so that
 /// RBAC guards fetch a real policy.
 pub fn with_session_and_validator(session: Session, validator: Validator) -> SessionLayer {
-    SessionLayer(RequestSession {
-        session,
-        validator,
-        refreshed: None,
-    })
+    SessionLayer(RequestSession::detached(session, validator))
 }
 
 /// The layer [`with_session`] returns.
