@@ -11,6 +11,7 @@ mod api;
 mod b2b;
 mod clock_cache_config;
 mod faults;
+mod fleet;
 mod guards;
 mod layer;
 mod lockout;

@@ -2,6 +2,8 @@
 //! router with `StytchLayer` served on loopback.
 #![allow(dead_code, unreachable_pub, missing_debug_implementations)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
