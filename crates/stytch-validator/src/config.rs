@@ -383,7 +383,8 @@ impl StytchConfigBuilder {
         self
     }
 
-    /// How many verified JWTs to remember (default 10 000); 0 disables the cache.
+    /// How many verified JWTs to remember (default 10 000), and as many of Stytch's
+    /// successes (kept until the fresh JWT's `exp`); 0 disables both caches.
     pub fn verified_cache_capacity(mut self, capacity: usize) -> Self {
         self.verified_cache_capacity = capacity;
         self

@@ -40,6 +40,18 @@
 //!   that its key is still published.
 //! * Remote checks are coalesced per credential, refused credentials are remembered
 //!   briefly, calls have deadlines, one retry on 5xx/429, and a circuit breaker.
+//! * Stytch's successes are kept (keyed by a hash of the credential) until the fresh
+//!   JWT's `exp`, so a client that sends only its session token costs one call per JWT
+//!   lifetime.
+//!
+//! # Revocation and fleet mode
+//!
+//! [`Validator::revoke`] ends a session at Stytch and refuses it at once, from every
+//! cache, with [`Reason::SessionRevoked`], for as long as a JWT of it could still
+//! verify. [`Validator::with_fleet`] shares revocations, Stytch's answers and the remote
+//! budget with the other instances of a service through a [`FleetState`] (the
+//! `stytch-redis` crate implements it on Redis); see [`fleet`]. A verified-cache hit
+//! reads only local memory either way.
 //!
 //! # Errors
 //!
@@ -58,7 +70,10 @@
 //! `stytch.api.authenticated` / `stytch.api.rejected` / `stytch.api.failed`
 //! (`token.fp`, `reason`, `elapsed_ms`), `stytch.api.circuit_open`,
 //! `stytch.jwks.refreshed` (`keys`), `stytch.jwks.fetch_failed` (`reason`,
-//! `failures`, `retry_in_ms`), `stytch.rbac.policy_refreshed`.
+//! `failures`, `retry_in_ms`), `stytch.rbac.policy_refreshed`,
+//! `stytch.session.revoked` / `stytch.api.revoke_failed` (`session.id`, `reason`),
+//! `stytch.fleet.unavailable` (`op`, `error`; once per outage), `stytch.fleet.recovered`
+//! (`op`), `stytch.fleet.answer_reused` (`token.fp`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -182,25 +182,8 @@ impl Remote {
         standing: Standing,
     ) -> RemoteResult {
         let digest = crate::fingerprint::digest(credential.secret());
-        let now = self.0.config.clock.now_millis();
-        if let Some(rejected) = &self.0.rejected
-            && let Some((until, reason)) = rejected.get(&digest)
-            && now < until
-        {
-            return Err(AuthError::new(reason, message_for(reason)));
-        }
-        if let Some(answers) = &self.0.answers
-            && let Some(kept) = answers.get(&digest)
-        {
-            if now < kept.until_ms {
-                if self.0.revoked.contains(kept.auth.session.session_id(), now) {
-                    answers.remove(&digest);
-                    return Err(revoked());
-                }
-                self.0.answers_reused.fetch_add(1, Ordering::Relaxed);
-                return Ok(kept.auth.clone());
-            }
-            answers.remove(&digest);
+        if let Some(answer) = self.0.remembered(digest) {
+            return answer;
         }
         let inner = Arc::clone(&self.0);
         let (flight, started) = self.0.flights.run(credential.clone(), move || {
@@ -240,12 +223,42 @@ fn message_for(reason: Reason) -> &'static str {
 }
 
 impl Inner {
+    /// What is remembered for a credential: Stytch's recent refusal, or a kept success
+    /// (refused if its session was revoked since).
+    fn remembered(&self, digest: [u8; 32]) -> Option<RemoteResult> {
+        let now = self.config.clock.now_millis();
+        if let Some(rejected) = &self.rejected
+            && let Some((until, reason)) = rejected.get(&digest)
+            && now < until
+        {
+            return Some(Err(AuthError::new(reason, message_for(reason))));
+        }
+        let answers = self.answers.as_ref()?;
+        let kept = answers.get(&digest)?;
+        if now >= kept.until_ms {
+            answers.remove(&digest);
+            return None;
+        }
+        if self.revoked.contains(kept.auth.session.session_id(), now) {
+            answers.remove(&digest);
+            self.remember_rejection(digest, Reason::SessionRevoked);
+            return Some(Err(revoked()));
+        }
+        self.answers_reused.fetch_add(1, Ordering::Relaxed);
+        Some(Ok(kept.auth.clone()))
+    }
+
     async fn call(
         &self,
         credential: Credential,
         digest: [u8; 32],
         standing: Standing,
     ) -> RemoteResult {
+        // A flight that ended between the caller's look at the memory and its joining
+        // this one: its answer is remembered now.
+        if let Some(answer) = self.remembered(digest) {
+            return answer;
+        }
         let fp = crate::fingerprint::Fingerprint(credential.secret());
         let now = self.config.clock.now_millis();
         // Another instance may have asked Stytch already.
@@ -335,6 +348,7 @@ impl Inner {
                             // Revoked here while Stytch still had it (or the revocation
                             // at Stytch failed): the fleet's word stands.
                             if self.revoked.contains(auth.session.session_id(), now) {
+                                self.remember_rejection(digest, Reason::SessionRevoked);
                                 return Err(revoked());
                             }
                             if let Some(until_ms) = self.keep_until(auth, now) {
@@ -467,6 +481,8 @@ impl Inner {
         Some(match answer {
             SharedAnswer::Success { until_ms, auth } => {
                 if self.revoked.contains(auth.session.session_id(), now) {
+                    // Repeats are refused from memory, not from the fleet again.
+                    self.remember_rejection(digest, Reason::SessionRevoked);
                     return Some(Err(Reason::SessionRevoked));
                 }
                 // Never kept longer than locally allowed, whatever the store said.

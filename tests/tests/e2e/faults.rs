@@ -889,13 +889,16 @@ async fn c_api_14_the_request_shape_matches_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_api_16_what_is_remembered_and_what_is_not() {
-    // 200: no remote-result cache (policy): the same expired JWT asks again.
+    // 200: kept until the fresh JWT's `exp` (5 min), then asked again.
     let live = Live::warm(|b| b).await;
     let jwt = expired(&live).await;
     for _ in 0..2 {
         assert_eq!(live.get("/protected", &Req::cookie(&jwt)).await.status, 200);
     }
-    assert_eq!(live.calls(), 2, "C-API-16: 200s are not cached");
+    assert_eq!(live.calls(), 1, "C-API-16: a 200 is kept");
+    live.advance(Duration::from_secs(301));
+    assert_eq!(live.get("/protected", &Req::cookie(&jwt)).await.status, 200);
+    assert_eq!(live.calls(), 2, "C-API-16: until the fresh JWT's exp");
     // 404: remembered for the rejected-TTL (10 s), then asked again.
     let s = live.session(&[]);
     live.emu.revoke_session(&s.session_id);
