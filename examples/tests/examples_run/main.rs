@@ -4,6 +4,7 @@
 mod support;
 
 mod b2b;
+mod fleet;
 mod quickstart;
 mod rbac;
 mod step_up;
