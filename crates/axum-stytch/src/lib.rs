@@ -144,6 +144,51 @@
 //! state-changing routes against CSRF (for example with a CSRF token or by requiring
 //! a custom header) as you would for any cookie session.
 //!
+//! # Logout and fleet mode
+//!
+//! [`StytchSession::revoke`] logs a session out: the session is refused at once with
+//! 401 `session_revoked`, from every cache (a verified JWT, a kept answer of Stytch's),
+//! and ended at Stytch (`sessions/revoke`). It returns [`ClearSessionCookies`], a
+//! response part with which the layer clears the session cookies:
+//!
+//! ```
+//! use axum_stytch::{ClearSessionCookies, StytchRejection, StytchSession};
+//!
+//! async fn logout(session: StytchSession) -> Result<(ClearSessionCookies, &'static str), StytchRejection> {
+//!     Ok((session.revoke().await?, "logged out"))
+//! }
+//! ```
+//!
+//! On one instance that is all. Behind a load balancer each instance has its own
+//! caches, and without shared state three things go wrong: another instance accepts
+//! the logged-out session's JWT from its verified cache until the JWT expires (up to
+//! five minutes); each instance asks Stytch itself for a client that sends only its
+//! session token (N instances, N calls); and each spends its own remote budget, although
+//! Stytch's rate limit is per project. **Fleet mode** shares revocations, Stytch's
+//! answers and the remote budget through Redis, with the `stytch-redis` crate:
+//!
+//! ```ignore
+//! let fleet = stytch_redis::RedisFleet::new(std::env::var("REDIS_URL")?)?;
+//! let validator = Validator::with_fleet(StytchConfig::from_env()?, fleet);
+//! let app = router.layer(StytchLayer::new(validator));
+//! ```
+//!
+//! *When it is worth it:* more than one instance, and a logout that must hold
+//! everywhere at once (not up to five minutes later), or clients that send bare session
+//! tokens or expired JWTs (a Stytch call each per instance otherwise), or traffic near
+//! Stytch's rate limit. A single instance gains nothing from it.
+//!
+//! *What it costs:* a verified-cache hit never touches Redis. Revocations arrive by
+//! subscription into a local mirror, which a hit checks with one atomic load (one hash
+//! lookup per cached JWT after each new revocation). Measured in-process
+//! (`benches/benches/layer.rs`, `--features fleet`): FLEET_COST_FIGURE. A request that
+//! needs Stytch anyway adds one Redis `GET` before the call and a `SET` and a budget
+//! script after it (loopback: well under a millisecond), and saves the call when
+//! another instance answered. When Redis is down, slow or restarted, no request waits
+//! on it longer than the timeout (50 ms by default); every instance works on its own
+//! state meanwhile, logs the outage once, and resynchronises when Redis returns. A
+//! logout made meanwhile holds at once on its instance and reaches the others then.
+//!
 //! # Errors
 //!
 //! Every refusal is a [`StytchRejection`]: a typed [`Reason`](stytch_validator::Reason)
