@@ -5,6 +5,10 @@
 //!   axum's `from_fn` plumbing alone), `stytch_cache_hit`, `stytch_verify_every_request`
 //!   (verified cache disabled) and `hand_written_jsonwebtoken` (`from_fn` +
 //!   `jsonwebtoken::decode`). The difference with `bare` is the layer's cost.
+//! * `layer/stytch_cache_hit_fleet*` (feature `fleet`): the same cache hit with the
+//!   validator in fleet mode (a `RedisFleet` connected to a `redis-server` the bench
+//!   starts), with no revocation, then with 1000 revocations in the local mirror. The
+//!   difference with `stytch_cache_hit` is what fleet mode costs a cache hit.
 //! * `credentials/*`: credential extraction through the public path: a request with a
 //!   realistic 1.4 KB `Cookie` header that holds no Stytch cookie, through
 //!   an optional `StytchLayer` (extract, find nothing, pass through) against `bare` with
@@ -97,6 +101,59 @@ async fn hello_typed(s: StytchSession<Typed>) -> &'static str {
         "no plan"
     } else {
         "hello"
+    }
+}
+
+#[cfg(feature = "fleet")]
+mod fleet {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use axum_stytch::Validator;
+    use benches::Fixture;
+    use stytch_redis::RedisFleet;
+
+    /// A `redis-server` on a free loopback port, killed on drop.
+    pub(crate) struct Redis(Child);
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A warmed validator in fleet mode, connected; `None` without `redis-server`.
+    pub(crate) fn validator(
+        rt: &tokio::runtime::Runtime,
+        fx: &Fixture,
+    ) -> Option<(Redis, Validator)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let redis = Redis(child);
+        let fleet = RedisFleet::new(format!("redis://127.0.0.1:{port}")).expect("a fleet");
+        let config = fx
+            .config()
+            .verified_cache_capacity(10_000)
+            .build()
+            .expect("valid config");
+        let validator = Validator::with_fleet(config, fleet.clone());
+        rt.block_on(validator.warm_up()).expect("the JWKS loads");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !fleet.is_connected() {
+            assert!(Instant::now() < deadline, "the fleet never connected");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some((redis, validator))
     }
 }
 
@@ -200,6 +257,30 @@ fn benches(c: &mut Criterion) {
                 .contains("stytch_verified_cache_hits_total"),
             "the recorder saw the hits"
         );
+    }
+    #[cfg(feature = "fleet")]
+    match fleet::validator(&rt, &fx) {
+        Some((_redis, validator)) => {
+            let stytch_fleet = Router::new()
+                .route("/", get(hello))
+                .layer(StytchLayer::new(validator.clone()));
+            assert_eq!(call(&stytch_fleet, &cookie), 200);
+            g.bench_function("stytch_cache_hit_fleet", |b| {
+                b.iter(|| call(&stytch_fleet, black_box(&cookie)))
+            });
+            // Other sessions revoked: the mirror holds them; each cached entry looks its
+            // session up once after the last change, then skips the lookup again.
+            for i in 0..1000 {
+                rt.block_on(validator.revoke(&format!("session-test-bench-{i:04}")))
+                    .expect("revoked (unknown to Stytch counts as revoked)");
+            }
+            assert_eq!(validator.health().revoked_sessions, 1000);
+            assert_eq!(call(&stytch_fleet, &cookie), 200);
+            g.bench_function("stytch_cache_hit_fleet_1000_revoked", |b| {
+                b.iter(|| call(&stytch_fleet, black_box(&cookie)))
+            });
+        }
+        None => eprintln!("layer/stytch_cache_hit_fleet: skipped: redis-server not found"),
     }
     g.bench_function("stytch_cache_hit_typed_claims", |b| {
         b.iter(|| call(&stytch_typed, black_box(&cookie)))
