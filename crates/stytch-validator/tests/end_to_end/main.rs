@@ -6,3 +6,4 @@ mod common;
 mod keys_and_faults;
 mod local_and_remote;
 mod rbac;
+mod revocation;
