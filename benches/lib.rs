@@ -309,3 +309,59 @@ pub async fn hand_written_mw(
 pub async fn hello() -> &'static str {
     "hello"
 }
+
+/// Fleet mode for the benches (feature `fleet`): a `redis-server` the bench starts on a
+/// free loopback port, and a validator connected to it.
+#[cfg(feature = "fleet")]
+pub mod fleet {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use axum_stytch::Validator;
+    use stytch_redis::RedisFleet;
+
+    use crate::Fixture;
+
+    /// A `redis-server` on a free loopback port, killed on drop.
+    #[derive(Debug)]
+    pub struct Redis(Child);
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A warmed validator in fleet mode, connected (10 000-entry verified cache);
+    /// `None` without `redis-server`.
+    pub fn validator(rt: &tokio::runtime::Runtime, fx: &Fixture) -> Option<(Redis, Validator)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let redis = Redis(child);
+        let _enter = rt.enter();
+        let fleet = RedisFleet::new(format!("redis://127.0.0.1:{port}")).expect("a fleet");
+        let config = fx
+            .config()
+            .verified_cache_capacity(10_000)
+            .build()
+            .expect("valid config");
+        let validator = Validator::with_fleet(config, fleet.clone());
+        rt.block_on(validator.warm_up()).expect("the JWKS loads");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !fleet.is_connected() {
+            assert!(Instant::now() < deadline, "the fleet never connected");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some((redis, validator))
+    }
+}
