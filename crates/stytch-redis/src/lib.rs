@@ -25,6 +25,11 @@
 //! Redis never holds a credential: keys are hashes of the credential, values open only
 //! with the credential. Revocations are keyed by session id, which is not a credential.
 //!
+//! Whoever can write to this Redis cannot forge a session (a sealed answer that does
+//! not open under the presenting credential's key is ignored), but can deny service:
+//! revoke sessions, or spend the fleet's remote budget. Give the prefix's keys to these
+//! services only (Redis ACLs), as you would a session store.
+//!
 //! # When Redis is away
 //!
 //! No request waits on Redis longer than the timeout (default 50 ms,
