@@ -23,7 +23,9 @@
 //! The fleet is never on the path of a verified-cache hit, and no request waits on it
 //! longer than [`FleetState::timeout`]: an error or a timeout falls back to the local
 //! behaviour (local caches, the local budget), logged once per outage
-//! (`stytch.fleet.unavailable`, then `stytch.fleet.recovered`).
+//! (`stytch.fleet.unavailable`, then `stytch.fleet.recovered`). After a failure the
+//! fleet is not asked for half a second (revocations are still handed over), so one
+//! request pays the timeout at most once however many calls it would make.
 
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -241,13 +243,20 @@ impl FleetMirror {
     }
 }
 
+/// After a failed call, the fleet is skipped this long (but for publishing
+/// revocations), so that a request pays the timeout at most once, whatever the state.
+const SKIP_AFTER_FAILURE: Duration = Duration::from_millis(500);
+
 /// A validator's connection to its fleet: every call bounded by the state's timeout,
-/// failures logged once per outage.
+/// skipped for a while after a failure, failures logged once per outage.
 pub(crate) struct Link {
     state: Arc<dyn FleetState>,
     timeout: Duration,
     degraded: std::sync::atomic::AtomicBool,
     errors: std::sync::atomic::AtomicU64,
+    /// Calls (but publications) are skipped until then: millis since `started`.
+    skip_until_ms: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
 }
 
 impl fmt::Debug for Link {
@@ -267,7 +276,13 @@ impl Link {
             timeout,
             degraded: Default::default(),
             errors: Default::default(),
+            skip_until_ms: Default::default(),
+            started: std::time::Instant::now(),
         }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     pub(crate) fn attach(&self, mirror: FleetMirror) {
@@ -284,13 +299,19 @@ impl Link {
         self.degraded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Runs one call within the timeout; `None` on an error or a timeout.
+    /// Runs one call within the timeout; `None` on an error or a timeout, and at once
+    /// for a while after one (a revocation is always handed over: the state keeps it).
     pub(crate) async fn run<T>(
         &self,
         op: &'static str,
         call: impl FnOnce(&dyn FleetState) -> BoxFuture<'_, Result<T, FleetError>>,
     ) -> Option<T> {
         use std::sync::atomic::Ordering;
+        if op != "publish_revocation"
+            && self.elapsed_ms() < self.skip_until_ms.load(Ordering::Relaxed)
+        {
+            return None;
+        }
         let outcome = tokio::time::timeout(self.timeout, call(&*self.state)).await;
         match outcome {
             Ok(Ok(value)) => {
@@ -301,6 +322,8 @@ impl Link {
             }
             failed => {
                 self.errors.fetch_add(1, Ordering::Relaxed);
+                let until = self.elapsed_ms() + SKIP_AFTER_FAILURE.as_millis() as u64;
+                self.skip_until_ms.store(until, Ordering::Relaxed);
                 if !self.degraded.swap(true, Ordering::Relaxed) {
                     let error = match failed {
                         Ok(Err(e)) => e.0,
@@ -311,5 +334,91 @@ impl Link {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    /// A state that never answers, counting what it was asked.
+    #[derive(Debug, Default)]
+    struct Hung {
+        calls: AtomicUsize,
+        published: AtomicUsize,
+    }
+
+    impl FleetState for Hung {
+        fn attach(&self, _: FleetMirror) {}
+
+        fn publish_revocation(&self, _: Revocation) -> BoxFuture<'_, Result<(), FleetError>> {
+            self.published.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().boxed()
+        }
+
+        fn load_answer(&self, _: AnswerKey) -> BoxFuture<'_, Result<Option<Vec<u8>>, FleetError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().boxed()
+        }
+
+        fn store_answer(
+            &self,
+            _: AnswerKey,
+            _: Vec<u8>,
+            _: Duration,
+        ) -> BoxFuture<'_, Result<(), FleetError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().boxed()
+        }
+
+        fn take_budget(
+            &self,
+            _: BudgetRequest,
+        ) -> BoxFuture<'_, Result<BudgetDecision, FleetError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().boxed()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_state_costs_one_timeout_then_is_skipped_but_for_revocations() {
+        let hung = Arc::new(Hung::default());
+        let link = Link::new(Arc::clone(&hung) as Arc<dyn FleetState>);
+        let started = tokio::time::Instant::now();
+        assert!(
+            link.run("load_answer", |s| s.load_answer(AnswerKey([0; 32])))
+                .await
+                .is_none()
+        );
+        assert_eq!(started.elapsed(), DEFAULT_TIMEOUT, "the timeout, once");
+        let again = tokio::time::Instant::now();
+        assert!(
+            link.run("store_answer", |s| s.store_answer(
+                AnswerKey([0; 32]),
+                vec![],
+                Duration::from_secs(1)
+            ))
+            .await
+            .is_none()
+        );
+        assert_eq!(again.elapsed(), Duration::ZERO, "skipped at once");
+        assert_eq!(hung.calls.load(Ordering::SeqCst), 1);
+        let revocation = Revocation {
+            session_id: "session-test-1".into(),
+            until_ms: 1,
+        };
+        link.run("publish_revocation", |s| s.publish_revocation(revocation))
+            .await;
+        assert_eq!(
+            hung.published.load(Ordering::SeqCst),
+            1,
+            "revocations are always handed over"
+        );
+        assert_eq!(link.errors(), 2);
+        assert!(link.is_degraded());
     }
 }

@@ -514,7 +514,9 @@ async fn redis_killed_mid_test_falls_back_locally_and_resyncs_when_it_returns() 
     })
     .await;
     assert_eq!(fleet.emu.request_count(Route::Revoke), 1);
-    // Shared again: one bare token, one call for the fleet.
+    // Shared again: one bare token, one call for the fleet. (After a failed call a
+    // validator leaves the fleet alone for half a second; let that pass.)
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let s = fleet.emu.create_session(NewSession::new());
     let before = fleet.calls();
     for i in [&a, &b, &c] {
