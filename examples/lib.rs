@@ -148,9 +148,10 @@ pub async fn embedded_emulator_for(
         .start()
         .await
         .map_err(|e| Error::msg(format!("could not start the embedded Stytch emulator: {e}")))?;
-    match vertical {
-        Vertical::Consumer => emulator.set_rbac_policy(rbac_policy),
-        Vertical::B2b => emulator.set_b2b_rbac_policy(rbac_policy),
+    if vertical == Vertical::B2b {
+        emulator.set_b2b_rbac_policy(rbac_policy);
+    } else {
+        emulator.set_rbac_policy(rbac_policy);
     }
     let config = StytchConfig::builder(emulator.project_id(), emulator.secret())
         .api_url(emulator.base_url())

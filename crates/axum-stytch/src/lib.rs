@@ -204,6 +204,7 @@
 //! | `upstream_timeout` | 503 | An upstream call ran past its deadline. |
 //! | `upstream_unreachable` | 503 | The upstream host could not be reached. |
 //! | `upstream_connection_failed` | 503 | The connection to the upstream failed mid-way. |
+//! | `upstream_redirected` | 503 | The HTTP client followed a redirect away from the configured URL. |
 //! | `upstream_body_too_large` | 503 | The upstream answer was larger than allowed. |
 //! | `stytch_unavailable` | 503 | Stytch answered 5xx. |
 //! | `stytch_rate_limited` | 503 | Stytch answered 429; calls pause as long as it asked. |

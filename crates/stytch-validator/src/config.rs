@@ -13,6 +13,7 @@ pub const TEST_API_URL: &str = "https://test.stytch.com";
 
 /// Which Stytch product the project uses; decides the API paths and the session shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Vertical {
     /// Consumer authentication: users and `/v1/sessions/...`.
     #[default]
@@ -114,6 +115,7 @@ pub struct StytchConfig {
     pub(crate) breaker_open_for: Duration,
     pub(crate) policy_ttl: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for StytchConfig {
@@ -166,6 +168,7 @@ impl StytchConfig {
             breaker_open_for: Duration::from_secs(10),
             policy_ttl: Duration::from_secs(300),
             clock: Arc::new(SystemClock),
+            http_client: None,
             env_names: false,
         }
     }
@@ -302,6 +305,7 @@ pub struct StytchConfigBuilder {
     breaker_open_for: Duration,
     policy_ttl: Duration,
     clock: Arc<dyn Clock>,
+    http_client: Option<reqwest::Client>,
     env_names: bool,
 }
 
@@ -440,6 +444,41 @@ impl StytchConfigBuilder {
         self
     }
 
+    /// Sends every call to Stytch through your own `reqwest` client: for a proxy, a
+    /// custom CA, the platform's TLS, or a client that propagates trace context.
+    ///
+    /// What the validator still owns, whatever the client says: the per-request
+    /// deadline ([`request_timeout`](Self::request_timeout) is set on every request) and
+    /// the body-size caps. What your client must do: **not follow redirects**. Build it
+    /// with `.redirect(reqwest::redirect::Policy::none())`: a redirect would carry the
+    /// project secret to another host, and keys must come from the configured origin.
+    /// A response that did come from a redirect is refused as an upstream fault (503,
+    /// reason `upstream_redirected`), never trusted. The connect timeout and pool
+    /// settings are your client's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stytch_validator::StytchConfig;
+    ///
+    /// let client = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .connect_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// let config = StytchConfig::builder(
+    ///     "project-test-11111111-2222-4333-8444-555555555555",
+    ///     "secret-test-abc",
+    /// )
+    /// .http_client(client)
+    /// .build()
+    /// .unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
     /// The time source (default [`SystemClock`]). Tests pass a [`ManualClock`](crate::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -522,6 +561,7 @@ impl StytchConfigBuilder {
             breaker_open_for: self.breaker_open_for,
             policy_ttl: self.policy_ttl,
             clock: self.clock,
+            http_client: self.http_client,
         })
     }
 }

@@ -281,7 +281,7 @@ impl Jwks {
 impl Inner {
     async fn fetch_and_swap(&self) -> Result<usize, FetchFailed> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = match http::get(&self.http, &self.url, MAX_JWKS_BYTES).await {
+        let result = match http::get(&self.http, &self.url, &self.config, MAX_JWKS_BYTES).await {
             Ok(Fetched {
                 status: 200, body, ..
             }) => parse_key_set(&body).map_err(|reason| (reason, None)),

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 /// Where a session was established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SessionSource {
     /// A session JWT verified locally against the cached JWKS (no call to Stytch).
     LocalJwt,
@@ -22,6 +23,7 @@ pub enum SessionSource {
 
 /// The organization of a B2B member session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Organization {
     /// `organization-test-...`
     pub organization_id: String,
@@ -306,6 +308,7 @@ impl Serialize for Session {
 /// The `attributes` of a session: where it was created.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct SessionAttributes {
     /// The client's IP address, if Stytch recorded one.
     pub ip_address: String,
@@ -409,6 +412,7 @@ impl<'de> Deserialize<'de> for AuthenticationFactor {
 
 /// `email_factor`: the email a magic link or OTP went to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct EmailFactor {
     /// `email-test-...`
     pub email_id: String,
@@ -418,6 +422,7 @@ pub struct EmailFactor {
 
 /// `phone_number_factor`: the phone an SMS or WhatsApp OTP went to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct PhoneNumberFactor {
     /// `phone-number-test-...`
     pub phone_id: String,
@@ -427,6 +432,7 @@ pub struct PhoneNumberFactor {
 
 /// Any `<provider>_oauth_factor`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct OAuthFactor {
     /// The OAuth registration id.
     pub id: String,
@@ -439,6 +445,7 @@ pub struct OAuthFactor {
 
 /// `webauthn_factor`: a passkey or security key.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct WebAuthnFactor {
     /// The registration id.
     pub webauthn_registration_id: String,
@@ -451,6 +458,7 @@ pub struct WebAuthnFactor {
 
 /// `authenticator_app_factor`: a TOTP app.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct AuthenticatorAppFactor {
     /// The TOTP registration id.
     pub totp_id: String,
@@ -458,6 +466,7 @@ pub struct AuthenticatorAppFactor {
 
 /// `saml_sso_factor` or `oidc_sso_factor`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct SsoFactor {
     /// The registration id.
     pub id: String,
