@@ -77,7 +77,7 @@ impl Fixture {
     pub async fn validator(&self, verified_cache: usize) -> Validator {
         warmed(
             self.config()
-                .verified_cache_capacity(verified_cache)
+                .verified_cache_bytes(verified_cache as u64 * 4096)
                 .build()
                 .expect("valid config"),
         )

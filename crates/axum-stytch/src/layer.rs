@@ -487,10 +487,8 @@ where
             return ResponseFuture::inner(self.inner.call(req), finish);
         }
         let origin = found.origin;
-        let credentials = Credentials::new(
-            found.jwt.map(str::to_owned),
-            found.token.map(str::to_owned),
-        );
+        let credentials =
+            Credentials::new(found.jwt.map(str::to_owned), found.token.map(str::to_owned));
         let validator = shared.validator.clone();
         let auth: AuthFuture<ReqBody> = Box::pin(async move {
             let result = validator.authenticate(credentials).await;

@@ -10,6 +10,8 @@ use crate::clock::{Clock, SystemClock};
 pub const LIVE_API_URL: &str = "https://api.stytch.com";
 /// Stytch's test API.
 pub const TEST_API_URL: &str = "https://test.stytch.com";
+/// The default byte budget of the verified-JWT cache (32 MiB).
+pub const DEFAULT_VERIFIED_CACHE_BYTES: u64 = 32 << 20;
 
 /// Which Stytch product the project uses; decides the API paths and the session shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -104,7 +106,7 @@ pub struct StytchConfig {
     pub(crate) jwks_max_stale: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
-    pub(crate) verified_cache_capacity: usize,
+    pub(crate) verified_cache_bytes: u64,
     pub(crate) rejected_cache_capacity: usize,
     pub(crate) rejected_ttl: Duration,
     pub(crate) max_in_flight: usize,
@@ -157,7 +159,7 @@ impl StytchConfig {
             jwks_max_stale: Duration::from_secs(24 * 3600),
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(2),
-            verified_cache_capacity: 10_000,
+            verified_cache_bytes: DEFAULT_VERIFIED_CACHE_BYTES,
             rejected_cache_capacity: 10_000,
             rejected_ttl: Duration::from_secs(10),
             max_in_flight: 32,
@@ -294,7 +296,7 @@ pub struct StytchConfigBuilder {
     jwks_max_stale: Duration,
     request_timeout: Duration,
     connect_timeout: Duration,
-    verified_cache_capacity: usize,
+    verified_cache_bytes: u64,
     rejected_cache_capacity: usize,
     rejected_ttl: Duration,
     max_in_flight: usize,
@@ -387,9 +389,13 @@ impl StytchConfigBuilder {
         self
     }
 
-    /// How many verified JWTs to remember (default 10 000); 0 disables the cache.
-    pub fn verified_cache_capacity(mut self, capacity: usize) -> Self {
-        self.verified_cache_capacity = capacity;
+    /// How much memory the verified-JWT cache may hold, in bytes (default 32 MiB);
+    /// 0 disables the cache. Entries are weighed by what they hold (the token, the
+    /// session's ids, factors, roles and custom claims, and fixed overhead), so the bound
+    /// holds whatever the size of the tokens: a typical Stytch JWT of 1.4 KB costs about
+    /// 3.5 KB, so the default keeps about 9 000 sessions.
+    pub fn verified_cache_bytes(mut self, bytes: u64) -> Self {
+        self.verified_cache_bytes = bytes;
         self
     }
 
@@ -550,7 +556,7 @@ impl StytchConfigBuilder {
             jwks_max_stale: self.jwks_max_stale,
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
-            verified_cache_capacity: self.verified_cache_capacity,
+            verified_cache_bytes: self.verified_cache_bytes,
             rejected_cache_capacity: self.rejected_cache_capacity,
             rejected_ttl: self.rejected_ttl,
             max_in_flight: self.max_in_flight,

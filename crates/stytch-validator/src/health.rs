@@ -36,6 +36,8 @@ pub struct Health {
     pub remote_budget_burst: u32,
     /// Verified JWTs held in memory.
     pub verified_cache_entries: usize,
+    /// The bytes they weigh (bounded by `verified_cache_bytes`).
+    pub verified_cache_bytes: u64,
 }
 
 impl Health {
@@ -48,7 +50,7 @@ impl Health {
 impl Serialize for Health {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
-        let mut st = s.serialize_struct("Health", 10)?;
+        let mut st = s.serialize_struct("Health", 11)?;
         st.serialize_field("ready", &self.is_ready())?;
         st.serialize_field("keys", &self.keys)?;
         st.serialize_field("key_set_age_seconds", &secs(self.key_set_age))?;
@@ -59,6 +61,7 @@ impl Serialize for Health {
         st.serialize_field("remote_budget_available", &self.remote_budget_available)?;
         st.serialize_field("remote_budget_burst", &self.remote_budget_burst)?;
         st.serialize_field("verified_cache_entries", &self.verified_cache_entries)?;
+        st.serialize_field("verified_cache_bytes", &self.verified_cache_bytes)?;
         st.end()
     }
 }

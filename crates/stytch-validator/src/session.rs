@@ -202,6 +202,44 @@ impl Session {
         self.0.source
     }
 
+    /// Roughly the heap bytes this session holds (for the verified cache's byte bound).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let d = &*self.0;
+        let strings = |v: &[String]| -> usize {
+            v.iter()
+                .map(|s| s.len() + std::mem::size_of::<String>())
+                .sum()
+        };
+        let json = |m: &Map<String, Value>| -> usize {
+            if m.is_empty() {
+                0
+            } else {
+                // Parsed JSON holds about twice its text in nodes and strings.
+                2 * serde_json::to_string(m).map_or(0, |s| s.len())
+            }
+        };
+        std::mem::size_of::<SessionData>()
+            + 2 * std::mem::size_of::<usize>()
+            + d.session_id.len()
+            + d.user_id.len()
+            + d.attributes.ip_address.len()
+            + d.attributes.user_agent.len()
+            + strings(&d.roles)
+            + d.organization
+                .as_ref()
+                .map_or(0, |o| o.organization_id.len() + o.slug.len())
+            + json(&d.custom_claims)
+            + d.authentication_factors
+                .iter()
+                .map(|f| {
+                    std::mem::size_of::<AuthenticationFactor>()
+                        + f.factor_type.len()
+                        + f.delivery_method.len()
+                        + json(&f.details)
+                })
+                .sum::<usize>()
+    }
+
     /// How many factors the session authenticated with (its MFA level), counted as
     /// Stytch lists them: distinct (`type`, `delivery_method`) pairs. SMS OTP plus email
     /// OTP is two; so are an email magic link plus an email OTP, although both reach

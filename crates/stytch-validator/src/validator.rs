@@ -114,6 +114,7 @@ impl Validator {
             crate::metrics::jwks_age(age);
         }
         let policy_age = self.0.policy.age();
+        let (verified_cache_entries, verified_cache_bytes) = self.0.local.cached_entries();
         if let Some(age) = policy_age {
             crate::metrics::policy_age(age);
         }
@@ -126,7 +127,8 @@ impl Validator {
             policy_age,
             remote_budget_available,
             remote_budget_burst,
-            verified_cache_entries: self.0.local.cached_entries(),
+            verified_cache_entries,
+            verified_cache_bytes,
         }
     }
 

@@ -309,7 +309,10 @@ async fn a_user_supplied_http_client_carries_every_call_and_redirects_are_refuse
     let sent = app::call(&router, "/me", &Req::cookie(&expired)).await;
     assert_eq!(sent.status, 200, "{}", sent.body);
     let seen = mock.seen();
-    assert!(seen.iter().any(|s| s.path.contains("/sessions/authenticate")));
+    assert!(
+        seen.iter()
+            .any(|s| s.path.contains("/sessions/authenticate"))
+    );
     for s in &seen {
         assert_eq!(
             s.user_agent.as_deref(),
@@ -328,7 +331,9 @@ async fn a_user_supplied_http_client_carries_every_call_and_redirects_are_refuse
     let misled = app::validator(own::PID, own::SECRET, &mock.base_url(), &clock, |b| {
         b.http_client(follows)
     });
-    let router = Router::new().route("/me", get(ok)).layer(StytchLayer::new(misled));
+    let router = Router::new()
+        .route("/me", get(ok))
+        .layer(StytchLayer::new(misled));
     let sent = app::call(&router, "/me", &Req::cookie(&expired)).await;
     assert_eq!(sent.status, 503, "{}", sent.body);
     assert_eq!(sent.json()["error"], "upstream_redirected");
