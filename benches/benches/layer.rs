@@ -83,6 +83,7 @@ fn policy() -> serde_json::Value {
 /// A three-field custom-claims type, as handlers put in their signature.
 #[derive(serde::Deserialize)]
 struct Typed {
+    #[serde(default)]
     plan: String,
     #[serde(default)]
     seats: Option<u32>,
