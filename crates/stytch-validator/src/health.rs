@@ -8,8 +8,9 @@ use serde::ser::SerializeStruct as _;
 pub use crate::metrics::CircuitState;
 use crate::reason::Reason;
 
-/// A snapshot of the validator's upstream state, from [`Validator::health`]
-/// (crate::Validator::health). Cheap to take; serve it from a readiness probe.
+/// A snapshot of the validator's upstream state, from
+/// [`Validator::health`](crate::Validator::health). Cheap to take; serve it from a
+/// readiness probe.
 ///
 /// Ready ([`is_ready`](Self::is_ready)) means the validator holds signing keys that are
 /// not past their maximum staleness, so it can verify JWTs without Stytch.
