@@ -53,6 +53,7 @@
 //! | `POST sessions` | `{user_id?, factors?, roles?, custom_claims?, duration_minutes?}` | a [`CreatedSession`] |
 //! | `POST sessions/{id}/revoke` | | `{revoked}` |
 //! | `POST sessions/{id}/jwt` | | `{session_jwt}` or 404 |
+//! | `POST sessions/{id}/factors` | a factor (below) | `{session_jwt}` (carrying the factor) or 404: a step-up, see [`EmulatorHandle::attach_factor`] |
 //! | `GET keys` | | `{keys}` |
 //! | `POST keys/rotate` | | `{kid}` |
 //! | `POST keys/{kid}/retire` | | `{retired}` |
@@ -94,7 +95,7 @@ mod routes;
 mod store;
 mod wire;
 
-pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
+pub use emulator::{Emulator, EmulatorBuilder, EmulatorClock, EmulatorHandle};
 pub use faults::{Fault, Route};
 pub use fixtures::{
     CreatedSession, Factor, NewMemberSession, NewOrganization, NewSession, NewUser,
