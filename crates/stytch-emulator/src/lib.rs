@@ -3,7 +3,8 @@
 //! It speaks Stytch's session wire format (JWKS, sessions authenticate/revoke, RBAC
 //! policies, consumer and B2B) on loopback, so apps, SDKs and middleware can be tested
 //! without network access or credentials. A control surface seeds users and sessions,
-//! rotates keys, moves the clock, injects faults and counts requests.
+//! attaches factors to sessions (a step-up), rotates keys, moves the clock, injects
+//! faults and counts requests.
 //!
 //! ```
 //! use std::time::Duration;
