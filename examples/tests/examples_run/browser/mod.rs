@@ -336,6 +336,21 @@ impl Page {
         }
     }
 
+    /// Waits until the browser is at `path` (a click's navigation may still be under
+    /// way when the click returns).
+    pub(crate) async fn wait_path(&self, path: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let now = self.path().await;
+            if now == path {
+                return;
+            }
+            assert!(Instant::now() < deadline, "at {now}, not {path}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The path and query the browser is at.
     pub(crate) async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("the current URL");
         match url.query() {
