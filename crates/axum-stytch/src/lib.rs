@@ -28,6 +28,11 @@
 //! }
 //! ```
 //!
+//! `Router::layer` also wraps the router's fallback, so unknown paths (a browser's
+//! `/favicon.ico`) get 401 too. Keep public routes and the fallback outside: build the
+//! protected routes as their own router with the layer and `merge` it into the public
+//! one, or put the layer on routes with `route_layer`.
+//!
 //! [`Validator::from_env`] reads `STYTCH_PROJECT_ID`, `STYTCH_SECRET` and, optionally,
 //! `STYTCH_API_URL`; [`StytchConfig::builder`] sets everything else (timeouts, caches,
 //! the remote budget, B2B). Build one [`Validator`] per process: it is cheap to clone
