@@ -77,7 +77,7 @@ impl Fixture {
     pub async fn validator(&self, verified_cache: usize) -> Validator {
         warmed(
             self.config()
-                .verified_cache_capacity(verified_cache)
+                .verified_cache_bytes(verified_cache as u64 * 4096)
                 .build()
                 .expect("valid config"),
         )
@@ -333,7 +333,7 @@ pub mod fleet {
         }
     }
 
-    /// A warmed validator in fleet mode, connected (10 000-entry verified cache);
+    /// A warmed validator in fleet mode, connected (the same cache as `validator(10_000)`);
     /// `None` without `redis-server`.
     pub fn validator(rt: &tokio::runtime::Runtime, fx: &Fixture) -> Option<(Redis, Validator)> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -352,7 +352,7 @@ pub mod fleet {
         let fleet = RedisFleet::new(format!("redis://127.0.0.1:{port}")).expect("a fleet");
         let config = fx
             .config()
-            .verified_cache_capacity(10_000)
+            .verified_cache_bytes(10_000 * 4096)
             .build()
             .expect("valid config");
         let validator = Validator::with_fleet(config, fleet.clone());

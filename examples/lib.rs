@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum_stytch::stytch_validator::Vertical;
+use axum_stytch::stytch_validator::{Clock, Vertical};
 use axum_stytch::{StytchConfig, StytchLayer, Validator};
 use serde_json::{Value, json};
 use stytch_emulator::{Emulator, EmulatorHandle};
@@ -135,6 +135,8 @@ pub async fn stytch_or_emulator(vertical: Vertical, rbac_policy: Value) -> Resul
 
 /// Starts an embedded Stytch emulator on an ephemeral loopback port with `rbac_policy`,
 /// and a validator pointed at it (whatever the environment says; the tests use this).
+/// The validator's clock follows the emulator's, so
+/// [`EmulatorHandle::advance_clock`] moves both.
 pub async fn embedded_emulator(rbac_policy: Value) -> Result<Stytch, Error> {
     embedded_emulator_for(Vertical::Consumer, rbac_policy).await
 }
@@ -148,18 +150,34 @@ pub async fn embedded_emulator_for(
         .start()
         .await
         .map_err(|e| Error::msg(format!("could not start the embedded Stytch emulator: {e}")))?;
-    match vertical {
-        Vertical::Consumer => emulator.set_rbac_policy(rbac_policy),
-        Vertical::B2b => emulator.set_b2b_rbac_policy(rbac_policy),
+    if vertical == Vertical::B2b {
+        emulator.set_b2b_rbac_policy(rbac_policy);
+    } else {
+        emulator.set_rbac_policy(rbac_policy);
     }
     let config = StytchConfig::builder(emulator.project_id(), emulator.secret())
         .api_url(emulator.base_url())
         .vertical(vertical)
+        .clock(EmulatorTime(emulator.clock()))
         .build()?;
     Ok(Stytch {
         validator: Validator::new(config),
         emulator: Some(emulator),
     })
+}
+
+/// The validator's clock on the embedded emulator: the emulator's time, which is the
+/// system time plus whatever [`EmulatorHandle::advance_clock`] added. A demo that moves
+/// the emulator's clock (to let a JWT expire) thereby moves the validator's too, so the
+/// validator sees the JWT expired, and trusts the fresh JWTs the emulator issues at
+/// its later time. With a real project the validator keeps the system clock.
+#[derive(Debug, Clone)]
+struct EmulatorTime(stytch_emulator::EmulatorClock);
+
+impl Clock for EmulatorTime {
+    fn now_millis(&self) -> i64 {
+        self.0.now_unix_millis()
+    }
 }
 
 /// An RBAC policy over one resource, `documents` (actions `read`, `write`, `delete`),

@@ -87,7 +87,6 @@ fn policy() -> serde_json::Value {
 /// A three-field custom-claims type, as handlers put in their signature.
 #[derive(serde::Deserialize)]
 struct Typed {
-    // Absent when the emulator's token already reached the target length unpadded.
     #[serde(default)]
     plan: String,
     #[serde(default)]

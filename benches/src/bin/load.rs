@@ -146,7 +146,7 @@ async fn router(config: &str, project: &str, api_url: &str, jwk: &Jwk) -> Router
                 project,
                 "unused: the layer never calls Stytch here",
             )
-            .verified_cache_capacity(capacity)
+            .verified_cache_bytes(capacity as u64 * 4096)
             .build()
             .expect("config"),
         )

@@ -503,10 +503,8 @@ where
             return ResponseFuture::inner(self.inner.call(req), finish);
         }
         let origin = found.origin;
-        let credentials = Credentials {
-            session_jwt: found.jwt.map(str::to_owned),
-            session_token: found.token.map(str::to_owned),
-        };
+        let credentials =
+            Credentials::new(found.jwt.map(str::to_owned), found.token.map(str::to_owned));
         let validator = shared.validator.clone();
         let auth: AuthFuture<ReqBody> = Box::pin(async move {
             let result = validator.authenticate(credentials).await;
@@ -613,7 +611,9 @@ where
                     let (mut request, result) = std::task::ready!(auth.poll(cx));
                     let mut finish = Finish::new(shared, request.headers());
                     match result {
-                        Ok(Authenticated { session, refreshed }) => {
+                        Ok(Authenticated {
+                            session, refreshed, ..
+                        }) => {
                             observe::authentication(Outcome::Authenticated, Some(*origin));
                             observe::record_session(&session, Some(*origin));
                             // Cookies are written only for credentials that came from

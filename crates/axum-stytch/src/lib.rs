@@ -28,6 +28,11 @@
 //! }
 //! ```
 //!
+//! `Router::layer` also wraps the router's fallback, so unknown paths (a browser's
+//! `/favicon.ico`) get 401 too. Keep public routes and the fallback outside: build the
+//! protected routes as their own router with the layer and `merge` it into the public
+//! one, or put the layer on routes with `route_layer`.
+//!
 //! [`Validator::from_env`] reads `STYTCH_PROJECT_ID`, `STYTCH_SECRET` and, optionally,
 //! `STYTCH_API_URL`; [`StytchConfig::builder`] sets everything else (timeouts, caches,
 //! the remote budget, B2B). Build one [`Validator`] per process: it is cheap to clone
@@ -254,6 +259,7 @@
 //! | `upstream_timeout` | 503 | An upstream call ran past its deadline. |
 //! | `upstream_unreachable` | 503 | The upstream host could not be reached. |
 //! | `upstream_connection_failed` | 503 | The connection to the upstream failed mid-way. |
+//! | `upstream_redirected` | 503 | The HTTP client followed a redirect away from the configured URL. |
 //! | `upstream_body_too_large` | 503 | The upstream answer was larger than allowed. |
 //! | `stytch_unavailable` | 503 | Stytch answered 5xx. |
 //! | `stytch_rate_limited` | 503 | Stytch answered 429; calls pause as long as it asked. |

@@ -1,15 +1,16 @@
 //! The emulator's clock: system time plus an offset that tests move forward.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Largest total offset accepted, so `now()` can never overflow (about 1000 years).
 const MAX_OFFSET: Duration = Duration::from_secs(1000 * 366 * 24 * 3600);
 
-#[derive(Debug, Default)]
+/// Clones share the offset.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Clock {
-    offset: Mutex<Duration>,
+    offset: Arc<Mutex<Duration>>,
 }
 
 impl Clock {

@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 use crate::conn::{ConnKill, KillableListener};
 use crate::engine::{Shared, Vertical};
 use crate::faults::{Fault, Route};
-use crate::fixtures::{CreatedSession, NewMemberSession, NewOrganization, NewSession, NewUser};
+use crate::fixtures::{
+    CreatedSession, Factor, NewMemberSession, NewOrganization, NewSession, NewUser,
+};
 use crate::{ids, routes};
 
 /// Namespace for [`Emulator::builder`].
@@ -212,6 +214,31 @@ impl EmulatorHandle {
         self.shared().mint_jwt(session_id)
     }
 
+    /// Adds an authentication factor to a live session (consumer or B2B), as Stytch does
+    /// when a user authenticates another factor with an existing session (a step-up,
+    /// e.g. `totps/authenticate` with the `session_token`). A factor of the same type and
+    /// delivery method is authenticated again (its `last_authenticated_at` moves to the
+    /// emulator's now); any other is appended. Returns a fresh JWT that carries it, issued
+    /// at the emulator's now; the session token stays the same, and `sessions/authenticate`
+    /// lists the factor from now on. `None` if the session is unknown, revoked or expired.
+    ///
+    /// ```
+    /// use stytch_emulator::{Emulator, Factor, NewSession};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let emu = Emulator::builder().start().await?;
+    /// let s = emu.create_session(NewSession::new().factor(Factor::email_magic_link("ada@example.com")));
+    /// let stepped_up: Option<String> = emu.attach_factor(&s.session_id, Factor::totp());
+    /// assert!(stepped_up.is_some_and(|jwt| jwt.starts_with("eyJ")));
+    /// assert_eq!(emu.attach_factor("session-test-unknown", Factor::totp()), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn attach_factor(&self, session_id: &str, factor: Factor) -> Option<String> {
+        self.shared().attach_factor(session_id, factor)
+    }
+
     /// Revokes a live session (consumer or B2B); `false` if there was none.
     pub fn revoke_session(&self, session_id: &str) -> bool {
         self.shared().revoke_session(session_id)
@@ -278,6 +305,14 @@ impl EmulatorHandle {
     /// Moves the emulator's clock forward (JWT `iat`/`exp`, session expiry, factor times).
     pub fn advance_clock(&self, by: Duration) {
         self.shared().clock.advance(by);
+    }
+
+    /// A handle on the emulator's clock, for an app under test that must see the same
+    /// time as the emulator (give it to the app's time source, e.g. a validator's clock).
+    /// It follows [`advance_clock`](Self::advance_clock) and does not keep the server
+    /// running.
+    pub fn clock(&self) -> EmulatorClock {
+        EmulatorClock(self.shared().clock.clone())
     }
 
     /// The emulator's current time.
@@ -350,5 +385,38 @@ impl EmulatorHandle {
     /// Replaces the B2B project RBAC `policy` object.
     pub fn set_b2b_rbac_policy(&self, policy: Value) {
         self.shared().set_policy(Vertical::B2b, policy);
+    }
+}
+
+/// The emulator's clock, as seen from outside: system time plus the offset that
+/// [`EmulatorHandle::advance_clock`] moves. Cheap to clone; see [`EmulatorHandle::clock`].
+///
+/// ```
+/// use std::time::Duration;
+/// use stytch_emulator::Emulator;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let emu = Emulator::builder().start().await?;
+/// let clock = emu.clock();
+/// let before = clock.now_unix_millis();
+/// emu.advance_clock(Duration::from_secs(360));
+/// assert!(clock.now_unix_millis() - before >= 360_000);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct EmulatorClock(crate::clock::Clock);
+
+impl EmulatorClock {
+    /// The emulator's current time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.0.now()
+    }
+
+    /// The emulator's current time in milliseconds since the Unix epoch.
+    pub fn now_unix_millis(&self) -> i64 {
+        let nanos = self.0.now().unix_timestamp_nanos() / 1_000_000;
+        i64::try_from(nanos).unwrap_or(i64::MAX)
     }
 }

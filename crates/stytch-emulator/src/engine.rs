@@ -364,6 +364,51 @@ impl Shared {
         self.sign_session(rec, Some(org), now).ok()
     }
 
+    /// Adds `factor` to a live session of either vertical, as Stytch does when a user
+    /// authenticates another factor with an existing session: a factor of the same
+    /// `type` and `delivery_method` is authenticated again (its time moves to now and its
+    /// ids stay), any other is appended. Returns a fresh JWT carrying it.
+    pub(crate) fn attach_factor(&self, session_id: &str, factor: Factor) -> Option<String> {
+        let now = self.clock.now();
+        let mut guard = self.store();
+        let store = &mut *guard;
+        let (rec, org) = if let Some(rec) = store
+            .sessions
+            .by_id
+            .get_mut(session_id)
+            .filter(|r| r.is_live(now))
+        {
+            (rec, None)
+        } else {
+            let rec = store
+                .member_sessions
+                .by_id
+                .get_mut(session_id)
+                .filter(|r| r.is_live(now))?;
+            let org = store.organizations.get(rec.organization_id.as_deref()?)?;
+            (rec, Some(org))
+        };
+        // Reuse the subject's email and phone ids, as when the session was created.
+        let (email, phone) = match org {
+            Some(_) => (store.members.get(&rec.subject_id).map(|m| &m.email), None),
+            None => store
+                .users
+                .get(&rec.subject_id)
+                .map_or((None, None), |u| (u.email.as_ref(), u.phone.as_ref())),
+        };
+        let new = stored_factor(factor, email, phone, now);
+        let same_kind = |f: &StoredFactor| {
+            f.fields.get("type") == new.fields.get("type")
+                && f.fields.get("delivery_method") == new.fields.get("delivery_method")
+        };
+        match rec.factors.iter_mut().find(|f| same_kind(f)) {
+            Some(existing) => existing.authenticated_at = new.authenticated_at,
+            None => rec.factors.push(new),
+        }
+        rec.last_accessed_at = now;
+        self.sign_session(rec, org, now).ok()
+    }
+
     /// Revokes a live session of either vertical.
     pub(crate) fn revoke_session(&self, session_id: &str) -> bool {
         let now = self.clock.now();

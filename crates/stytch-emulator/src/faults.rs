@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// A Stytch endpoint the emulator serves, for faults and counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Route {
     /// `GET /v1/sessions/jwks/{project_id}`
     Jwks,

@@ -318,6 +318,7 @@ impl NewMemberSession {
 
 /// What creating a session returns: ids and both credentials.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CreatedSession {
     /// `session-test-…` (B2B: `member-session-test-…`).
     pub session_id: String,

@@ -3,7 +3,8 @@
 //! It speaks Stytch's session wire format (JWKS, sessions authenticate/revoke, RBAC
 //! policies, consumer and B2B) on loopback, so apps, SDKs and middleware can be tested
 //! without network access or credentials. A control surface seeds users and sessions,
-//! rotates keys, moves the clock, injects faults and counts requests.
+//! attaches factors to sessions (a step-up), rotates keys, moves the clock, injects
+//! faults and counts requests.
 //!
 //! ```
 //! use std::time::Duration;
@@ -53,6 +54,7 @@
 //! | `POST sessions` | `{user_id?, factors?, roles?, custom_claims?, duration_minutes?}` | a [`CreatedSession`] |
 //! | `POST sessions/{id}/revoke` | | `{revoked}` |
 //! | `POST sessions/{id}/jwt` | | `{session_jwt}` or 404 |
+//! | `POST sessions/{id}/factors` | a factor (below) | `{session_jwt}` (carrying the factor) or 404: a step-up, see [`EmulatorHandle::attach_factor`] |
 //! | `GET keys` | | `{keys}` |
 //! | `POST keys/rotate` | | `{kid}` |
 //! | `POST keys/{kid}/retire` | | `{retired}` |
@@ -94,7 +96,7 @@ mod routes;
 mod store;
 mod wire;
 
-pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
+pub use emulator::{Emulator, EmulatorBuilder, EmulatorClock, EmulatorHandle};
 pub use faults::{Fault, Route};
 pub use fixtures::{
     CreatedSession, Factor, NewMemberSession, NewOrganization, NewSession, NewUser,

@@ -29,8 +29,41 @@ pub(crate) struct Kept {
     pub(crate) auth: Authenticated,
 }
 
-/// SHA-256 of the credential → the success Stytch gave for it.
-pub(crate) type AnswerCache = quick_cache::sync::Cache<[u8; 32], Arc<Kept>>;
+/// SHA-256 of the credential → the success Stytch gave for it, bounded in bytes like
+/// the verified cache.
+pub(crate) type AnswerCache = quick_cache::sync::Cache<
+    [u8; 32],
+    Arc<Kept>,
+    KeptWeight,
+    std::collections::hash_map::RandomState,
+>;
+
+/// Weighs a kept answer by what it holds: the session's heap, the fresh tokens, and a
+/// fixed overhead.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KeptWeight;
+
+impl quick_cache::Weighter<[u8; 32], Arc<Kept>> for KeptWeight {
+    fn weight(&self, _: &[u8; 32], kept: &Arc<Kept>) -> u64 {
+        let tokens = kept
+            .auth
+            .refreshed
+            .as_ref()
+            .map_or(0, |r| r.session_jwt.len() + r.session_token.len());
+        (256 + tokens + kept.auth.session.heap_bytes()) as u64
+    }
+}
+
+/// A cache of kept answers up to `bytes` in all.
+pub(crate) fn new_cache(bytes: u64) -> AnswerCache {
+    AnswerCache::with(
+        (bytes / 4096).clamp(16, 1 << 20) as usize,
+        bytes,
+        KeptWeight,
+        Default::default(),
+        Default::default(),
+    )
+}
 
 /// What one instance tells the others about a credential.
 #[derive(Debug, Clone)]

@@ -10,9 +10,12 @@ use crate::clock::{Clock, SystemClock};
 pub const LIVE_API_URL: &str = "https://api.stytch.com";
 /// Stytch's test API.
 pub const TEST_API_URL: &str = "https://test.stytch.com";
+/// The default byte budget of the verified-JWT cache (32 MiB).
+pub const DEFAULT_VERIFIED_CACHE_BYTES: u64 = 32 << 20;
 
 /// Which Stytch product the project uses; decides the API paths and the session shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Vertical {
     /// Consumer authentication: users and `/v1/sessions/...`.
     #[default]
@@ -103,7 +106,7 @@ pub struct StytchConfig {
     pub(crate) jwks_max_stale: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
-    pub(crate) verified_cache_capacity: usize,
+    pub(crate) verified_cache_bytes: u64,
     pub(crate) rejected_cache_capacity: usize,
     pub(crate) rejected_ttl: Duration,
     pub(crate) max_in_flight: usize,
@@ -114,6 +117,7 @@ pub struct StytchConfig {
     pub(crate) breaker_open_for: Duration,
     pub(crate) policy_ttl: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for StytchConfig {
@@ -155,7 +159,7 @@ impl StytchConfig {
             jwks_max_stale: Duration::from_secs(24 * 3600),
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(2),
-            verified_cache_capacity: 10_000,
+            verified_cache_bytes: DEFAULT_VERIFIED_CACHE_BYTES,
             rejected_cache_capacity: 10_000,
             rejected_ttl: Duration::from_secs(10),
             max_in_flight: 32,
@@ -166,6 +170,7 @@ impl StytchConfig {
             breaker_open_for: Duration::from_secs(10),
             policy_ttl: Duration::from_secs(300),
             clock: Arc::new(SystemClock),
+            http_client: None,
             env_names: false,
         }
     }
@@ -291,7 +296,7 @@ pub struct StytchConfigBuilder {
     jwks_max_stale: Duration,
     request_timeout: Duration,
     connect_timeout: Duration,
-    verified_cache_capacity: usize,
+    verified_cache_bytes: u64,
     rejected_cache_capacity: usize,
     rejected_ttl: Duration,
     max_in_flight: usize,
@@ -302,6 +307,7 @@ pub struct StytchConfigBuilder {
     breaker_open_for: Duration,
     policy_ttl: Duration,
     clock: Arc<dyn Clock>,
+    http_client: Option<reqwest::Client>,
     env_names: bool,
 }
 
@@ -383,10 +389,14 @@ impl StytchConfigBuilder {
         self
     }
 
-    /// How many verified JWTs to remember (default 10 000), and as many of Stytch's
-    /// successes (kept until the fresh JWT's `exp`); 0 disables both caches.
-    pub fn verified_cache_capacity(mut self, capacity: usize) -> Self {
-        self.verified_cache_capacity = capacity;
+    /// How much memory the verified-JWT cache may hold, in bytes (default 32 MiB);
+    /// 0 disables the cache. Entries are weighed by what they hold (the token, the
+    /// session's ids, factors, roles and custom claims, and fixed overhead), so the bound
+    /// holds whatever the size of the tokens: a typical Stytch JWT of 1.4 KB costs about
+    /// 3.5 KB, so the default keeps about 9 000 sessions. Stytch's successes (kept until
+    /// the fresh JWT's `exp`) are held in a second cache bounded the same way.
+    pub fn verified_cache_bytes(mut self, bytes: u64) -> Self {
+        self.verified_cache_bytes = bytes;
         self
     }
 
@@ -438,6 +448,41 @@ impl StytchConfigBuilder {
     /// How long a fetched RBAC policy is trusted (default 5 min, as Stytch documents).
     pub fn policy_ttl(mut self, ttl: Duration) -> Self {
         self.policy_ttl = ttl;
+        self
+    }
+
+    /// Sends every call to Stytch through your own `reqwest` client: for a proxy, a
+    /// custom CA, the platform's TLS, or a client that propagates trace context.
+    ///
+    /// What the validator still owns, whatever the client says: the per-request
+    /// deadline ([`request_timeout`](Self::request_timeout) is set on every request) and
+    /// the body-size caps. What your client must do: **not follow redirects**. Build it
+    /// with `.redirect(reqwest::redirect::Policy::none())`: a redirect would carry the
+    /// project secret to another host, and keys must come from the configured origin.
+    /// A response that did come from a redirect is refused as an upstream fault (503,
+    /// reason `upstream_redirected`), never trusted. The connect timeout and pool
+    /// settings are your client's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stytch_validator::StytchConfig;
+    ///
+    /// let client = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .connect_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// let config = StytchConfig::builder(
+    ///     "project-test-11111111-2222-4333-8444-555555555555",
+    ///     "secret-test-abc",
+    /// )
+    /// .http_client(client)
+    /// .build()
+    /// .unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
         self
     }
 
@@ -512,7 +557,7 @@ impl StytchConfigBuilder {
             jwks_max_stale: self.jwks_max_stale,
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
-            verified_cache_capacity: self.verified_cache_capacity,
+            verified_cache_bytes: self.verified_cache_bytes,
             rejected_cache_capacity: self.rejected_cache_capacity,
             rejected_ttl: self.rejected_ttl,
             max_in_flight: self.max_in_flight,
@@ -523,6 +568,7 @@ impl StytchConfigBuilder {
             breaker_open_for: self.breaker_open_for,
             policy_ttl: self.policy_ttl,
             clock: self.clock,
+            http_client: self.http_client,
         })
     }
 }

@@ -37,6 +37,8 @@ pub struct Health {
     pub remote_budget_burst: u32,
     /// Verified JWTs held in memory.
     pub verified_cache_entries: usize,
+    /// The bytes they weigh (bounded by `verified_cache_bytes`).
+    pub verified_cache_bytes: u64,
     /// Revoked sessions held in the local mirror (expired ones not yet swept included).
     pub revoked_sessions: usize,
     /// The fleet's shared state, in fleet mode: whether its last call succeeded. A
@@ -74,7 +76,7 @@ impl Health {
 impl Serialize for Health {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
-        let mut st = s.serialize_struct("Health", 12)?;
+        let mut st = s.serialize_struct("Health", 13)?;
         st.serialize_field("ready", &self.is_ready())?;
         st.serialize_field("keys", &self.keys)?;
         st.serialize_field("key_set_age_seconds", &secs(self.key_set_age))?;
@@ -85,6 +87,7 @@ impl Serialize for Health {
         st.serialize_field("remote_budget_available", &self.remote_budget_available)?;
         st.serialize_field("remote_budget_burst", &self.remote_budget_burst)?;
         st.serialize_field("verified_cache_entries", &self.verified_cache_entries)?;
+        st.serialize_field("verified_cache_bytes", &self.verified_cache_bytes)?;
         st.serialize_field("revoked_sessions", &self.revoked_sessions)?;
         st.serialize_field("fleet", &self.fleet.map(FleetStatus::as_str))?;
         st.end()

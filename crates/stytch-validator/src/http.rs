@@ -14,9 +14,13 @@ pub(crate) struct Fetched {
     pub(crate) retry_after: Option<Duration>,
 }
 
-/// The client every call uses. Redirects are never followed: they would carry our
-/// Basic credentials to another host, and keys must come from the configured origin.
+/// The client every call uses: the user's, or ours. Redirects are never followed: they
+/// would carry our Basic credentials to another host, and keys must come from the
+/// configured origin.
 pub(crate) fn client(config: &StytchConfig) -> reqwest::Client {
+    if let Some(client) = &config.http_client {
+        return client.clone();
+    }
     reqwest::Client::builder()
         .timeout(config.request_timeout)
         .connect_timeout(config.connect_timeout)
@@ -31,9 +35,11 @@ pub(crate) fn client(config: &StytchConfig) -> reqwest::Client {
 pub(crate) async fn get(
     client: &reqwest::Client,
     url: &str,
+    config: &StytchConfig,
     cap: usize,
 ) -> Result<Fetched, Reason> {
-    read(client.get(url).send().await, cap).await
+    let request = client.get(url).timeout(config.request_timeout);
+    read(url, request.send().await, cap).await
 }
 
 pub(crate) async fn post_json(
@@ -45,9 +51,10 @@ pub(crate) async fn post_json(
 ) -> Result<Fetched, Reason> {
     let request = client
         .post(url)
+        .timeout(config.request_timeout)
         .basic_auth(&*config.project_id, Some(config.secret.expose()))
         .json(body);
-    read(request.send().await, cap).await
+    read(url, request.send().await, cap).await
 }
 
 pub(crate) async fn get_authed(
@@ -58,12 +65,22 @@ pub(crate) async fn get_authed(
 ) -> Result<Fetched, Reason> {
     let request = client
         .get(url)
+        .timeout(config.request_timeout)
         .basic_auth(&*config.project_id, Some(config.secret.expose()));
-    read(request.send().await, cap).await
+    read(url, request.send().await, cap).await
 }
 
-async fn read(sent: reqwest::Result<reqwest::Response>, cap: usize) -> Result<Fetched, Reason> {
+async fn read(
+    url: &str,
+    sent: reqwest::Result<reqwest::Response>,
+    cap: usize,
+) -> Result<Fetched, Reason> {
     let mut response = sent.map_err(classify)?;
+    // A user-supplied client may follow redirects; an answer from elsewhere is not
+    // Stytch's answer.
+    if reqwest::Url::parse(url).ok().as_ref() != Some(response.url()) {
+        return Err(Reason::UpstreamRedirected);
+    }
     let status = response.status().as_u16();
     let retry_after = response
         .headers()

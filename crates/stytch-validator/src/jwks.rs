@@ -36,7 +36,7 @@ const MAX_KEYS_PER_KID: usize = 4;
 /// under it (RFC 7517 §4.5 only says kids SHOULD be distinct): all are tried.
 #[derive(Debug, Default)]
 pub(crate) struct KeySet {
-    keys: HashMap<String, Vec<ParsedPublicKey>>,
+    keys: HashMap<Arc<str>, Vec<ParsedPublicKey>>,
     /// When this set was fetched (clock millis); 0 for the empty initial set.
     fetched_at_ms: i64,
 }
@@ -44,6 +44,11 @@ pub(crate) struct KeySet {
 impl KeySet {
     pub(crate) fn get(&self, kid: &str) -> Option<&[ParsedPublicKey]> {
         self.keys.get(kid).map(Vec::as_slice)
+    }
+
+    /// The set's own copy of `kid`, shared by every cache entry that names it.
+    pub(crate) fn kid(&self, kid: &str) -> Option<Arc<str>> {
+        self.keys.get_key_value(kid).map(|(k, _)| Arc::clone(k))
     }
 
     pub(crate) fn contains(&self, kid: &str) -> bool {
@@ -281,7 +286,7 @@ impl Jwks {
 impl Inner {
     async fn fetch_and_swap(&self) -> Result<usize, FetchFailed> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = match http::get(&self.http, &self.url, MAX_JWKS_BYTES).await {
+        let result = match http::get(&self.http, &self.url, &self.config, MAX_JWKS_BYTES).await {
             Ok(Fetched {
                 status: 200, body, ..
             }) => parse_key_set(&body).map_err(|reason| (reason, None)),
@@ -365,9 +370,11 @@ struct RawJwk {
 /// Parses a JWKS document, keeping only keys usable for RS256 signature checks. Other
 /// key types, other algorithms and malformed siblings are skipped, not fatal; a set
 /// with no usable key is a failed fetch (the last good set stays).
-pub(crate) fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Vec<ParsedPublicKey>>, Reason> {
+pub(crate) fn parse_key_set(
+    body: &[u8],
+) -> Result<HashMap<Arc<str>, Vec<ParsedPublicKey>>, Reason> {
     let doc: JwkSetDoc = serde_json::from_slice(body).map_err(|_| Reason::JwksMalformed)?;
-    let mut keys: HashMap<String, Vec<ParsedPublicKey>> = HashMap::with_capacity(doc.keys.len());
+    let mut keys: HashMap<Arc<str>, Vec<ParsedPublicKey>> = HashMap::with_capacity(doc.keys.len());
     for value in doc.keys {
         let Ok(jwk) = serde_json::from_value::<RawJwk>(value) else {
             continue;
@@ -375,7 +382,7 @@ pub(crate) fn parse_key_set(body: &[u8]) -> Result<HashMap<String, Vec<ParsedPub
         if let Some((kid, key)) = usable_key(jwk) {
             // A duplicate kid keeps its keys (a wrong first key must not hide the right
             // one), a few at most, so a forged token never costs many RSA checks.
-            let slot = keys.entry(kid).or_default();
+            let slot = keys.entry(Arc::from(kid)).or_default();
             if slot.len() < MAX_KEYS_PER_KID {
                 slot.push(key);
             }

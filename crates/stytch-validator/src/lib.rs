@@ -106,7 +106,8 @@ mod verified;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    ConfigError, LIVE_API_URL, StytchConfig, StytchConfigBuilder, TEST_API_URL, Vertical,
+    ConfigError, DEFAULT_VERIFIED_CACHE_BYTES, LIVE_API_URL, StytchConfig, StytchConfigBuilder,
+    TEST_API_URL, Vertical,
 };
 pub use error::AuthError;
 pub use fingerprint::fingerprint;

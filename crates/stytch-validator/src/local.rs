@@ -46,8 +46,8 @@ pub(crate) struct Local {
 
 impl Local {
     pub(crate) fn new(config: Arc<StytchConfig>, jwks: Jwks, revoked: Arc<RevokedSet>) -> Self {
-        let verified = (config.verified_cache_capacity > 0)
-            .then(|| verified::new_cache(config.verified_cache_capacity));
+        let verified = (config.verified_cache_bytes > 0)
+            .then(|| verified::new_cache(config.verified_cache_bytes));
         Self {
             config,
             jwks,
@@ -57,9 +57,11 @@ impl Local {
         }
     }
 
-    /// Verified tokens held now.
-    pub(crate) fn cached_entries(&self) -> usize {
-        self.verified.as_ref().map_or(0, |c| c.len())
+    /// Verified tokens held now, and the bytes they weigh.
+    pub(crate) fn cached_entries(&self) -> (usize, u64) {
+        self.verified
+            .as_ref()
+            .map_or((0, 0), |c| (c.len(), c.weight()))
     }
 
     /// RSA signature checks performed so far.
@@ -145,14 +147,12 @@ impl Local {
         }
         let session = claims.into_session(times);
         if let Some(cache) = &self.verified {
+            let kid = keys
+                .kid(&parsed.kid)
+                .unwrap_or_else(|| Arc::from(parsed.kid));
             cache.insert(
                 jwt.to_owned(),
-                Arc::new(CachedToken {
-                    session: session.clone(),
-                    times,
-                    kid: parsed.kid,
-                    checked: AtomicU64::new(epoch),
-                }),
+                Arc::new(CachedToken::new(jwt, session.clone(), times, kid, epoch)),
             );
             metrics::cache_entries(cache.len() as u64);
         }

@@ -21,6 +21,7 @@ const MAX_POLICY_BYTES: usize = 4 << 20;
 
 /// A project's RBAC policy, as `GET /v1/rbac/policy` returns it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Policy {
     /// The roles and what each grants.
     #[serde(default)]
@@ -32,6 +33,7 @@ pub struct Policy {
 
 /// A role: a named set of permissions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Role {
     /// e.g. `editor`.
     pub role_id: String,
@@ -45,6 +47,7 @@ pub struct Role {
 
 /// Actions a role may take on one resource; `"*"` means every action.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Permission {
     /// e.g. `documents`.
     pub resource_id: String,
@@ -55,6 +58,7 @@ pub struct Permission {
 
 /// A resource and the actions defined on it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Resource {
     /// e.g. `documents`.
     pub resource_id: String,
@@ -67,6 +71,11 @@ pub struct Resource {
 }
 
 impl Policy {
+    /// A policy of these roles and resources, e.g. for tests or a policy kept in code.
+    pub fn new(roles: Vec<Role>, resources: Vec<Resource>) -> Self {
+        Self { roles, resources }
+    }
+
     /// The roles among `roles` that grant `action` on `resource`: a role grants it when
     /// one of its permissions names exactly this resource and lists the action or `"*"`.
     /// Roles unknown to the policy grant nothing. Empty means denied.
@@ -102,8 +111,47 @@ pub(crate) fn granting<'a>(
     granted
 }
 
+impl Role {
+    /// A role granting `permissions`.
+    pub fn new(role_id: impl Into<String>, permissions: Vec<Permission>) -> Self {
+        Self {
+            role_id: role_id.into(),
+            description: String::new(),
+            permissions,
+        }
+    }
+}
+
+impl Permission {
+    /// `actions` (or `"*"`) on `resource_id`.
+    pub fn new(
+        resource_id: impl Into<String>,
+        actions: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            resource_id: resource_id.into(),
+            actions: actions.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl Resource {
+    /// A resource with these actions.
+    pub fn new(
+        resource_id: impl Into<String>,
+        actions: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            resource_id: resource_id.into(),
+            description: String::new(),
+            actions: actions.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 /// A permission check that passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Authorization {
     /// The session's roles that grant the permission.
     pub granting_roles: Vec<String>,

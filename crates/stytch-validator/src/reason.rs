@@ -160,6 +160,8 @@ reasons! {
     UpstreamUnreachable = "upstream_unreachable" => Unavailable,
     /// The connection to the upstream failed mid-way.
     UpstreamConnectionFailed = "upstream_connection_failed" => Unavailable,
+    /// The HTTP client followed a redirect away from the configured URL.
+    UpstreamRedirected = "upstream_redirected" => Unavailable,
     /// The upstream answer was larger than allowed.
     UpstreamBodyTooLarge = "upstream_body_too_large" => Unavailable,
     /// Stytch answered 5xx.

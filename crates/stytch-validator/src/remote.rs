@@ -121,8 +121,8 @@ impl Remote {
     ) -> Self {
         let rejected = (config.rejected_cache_capacity > 0)
             .then(|| quick_cache::sync::Cache::new(config.rejected_cache_capacity));
-        let answers = (config.verified_cache_capacity > 0)
-            .then(|| quick_cache::sync::Cache::new(config.verified_cache_capacity));
+        let answers = (config.verified_cache_bytes > 0)
+            .then(|| crate::answers::new_cache(config.verified_cache_bytes));
         Self(Arc::new(Inner {
             url: config.authenticate_url(),
             breaker: Breaker::new(config.breaker_threshold, config.breaker_open_for),

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 /// Where a session was established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SessionSource {
     /// A session JWT verified locally against the cached JWKS (no call to Stytch).
     LocalJwt,
@@ -22,6 +23,7 @@ pub enum SessionSource {
 
 /// The organization of a B2B member session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Organization {
     /// `organization-test-...`
     pub organization_id: String,
@@ -200,6 +202,44 @@ impl Session {
         self.0.source
     }
 
+    /// Roughly the heap bytes this session holds (for the verified cache's byte bound).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let d = &*self.0;
+        let strings = |v: &[String]| -> usize {
+            v.iter()
+                .map(|s| s.len() + std::mem::size_of::<String>())
+                .sum()
+        };
+        let json = |m: &Map<String, Value>| -> usize {
+            if m.is_empty() {
+                0
+            } else {
+                // Parsed JSON holds about twice its text in nodes and strings.
+                2 * serde_json::to_string(m).map_or(0, |s| s.len())
+            }
+        };
+        std::mem::size_of::<SessionData>()
+            + 2 * std::mem::size_of::<usize>()
+            + d.session_id.len()
+            + d.user_id.len()
+            + d.attributes.ip_address.len()
+            + d.attributes.user_agent.len()
+            + strings(&d.roles)
+            + d.organization
+                .as_ref()
+                .map_or(0, |o| o.organization_id.len() + o.slug.len())
+            + json(&d.custom_claims)
+            + d.authentication_factors
+                .iter()
+                .map(|f| {
+                    std::mem::size_of::<AuthenticationFactor>()
+                        + f.factor_type.len()
+                        + f.delivery_method.len()
+                        + json(&f.details)
+                })
+                .sum::<usize>()
+    }
+
     /// How many factors the session authenticated with (its MFA level), counted as
     /// Stytch lists them: distinct (`type`, `delivery_method`) pairs. SMS OTP plus email
     /// OTP is two; so are an email magic link plus an email OTP, although both reach
@@ -306,6 +346,7 @@ impl Serialize for Session {
 /// The `attributes` of a session: where it was created.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct SessionAttributes {
     /// The client's IP address, if Stytch recorded one.
     pub ip_address: String,
@@ -409,6 +450,7 @@ impl<'de> Deserialize<'de> for AuthenticationFactor {
 
 /// `email_factor`: the email a magic link or OTP went to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct EmailFactor {
     /// `email-test-...`
     pub email_id: String,
@@ -418,6 +460,7 @@ pub struct EmailFactor {
 
 /// `phone_number_factor`: the phone an SMS or WhatsApp OTP went to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct PhoneNumberFactor {
     /// `phone-number-test-...`
     pub phone_id: String,
@@ -427,6 +470,7 @@ pub struct PhoneNumberFactor {
 
 /// Any `<provider>_oauth_factor`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct OAuthFactor {
     /// The OAuth registration id.
     pub id: String,
@@ -439,6 +483,7 @@ pub struct OAuthFactor {
 
 /// `webauthn_factor`: a passkey or security key.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct WebAuthnFactor {
     /// The registration id.
     pub webauthn_registration_id: String,
@@ -451,6 +496,7 @@ pub struct WebAuthnFactor {
 
 /// `authenticator_app_factor`: a TOTP app.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct AuthenticatorAppFactor {
     /// The TOTP registration id.
     pub totp_id: String,
@@ -458,6 +504,7 @@ pub struct AuthenticatorAppFactor {
 
 /// `saml_sso_factor` or `oidc_sso_factor`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct SsoFactor {
     /// The registration id.
     pub id: String,

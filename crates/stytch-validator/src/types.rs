@@ -10,6 +10,7 @@ use crate::session::Session;
 /// JWT is tried first (locally); the session token is used only when the JWT cannot be
 /// judged because the signing keys could not be refreshed.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Credentials {
     /// The `stytch_session_jwt` value.
     pub session_jwt: Option<String>,
@@ -18,6 +19,14 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// Whatever the request carried: a JWT, a session token, both or neither.
+    pub fn new(session_jwt: Option<String>, session_token: Option<String>) -> Self {
+        Self {
+            session_jwt,
+            session_token,
+        }
+    }
+
     /// A session JWT.
     pub fn jwt(jwt: impl Into<String>) -> Self {
         Self {
@@ -55,6 +64,7 @@ impl fmt::Debug for Credentials {
 /// Fresh credentials Stytch issued while authenticating remotely; hand them back to the
 /// client (the layer sets them as cookies).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefreshedTokens {
     /// A new 5-minute session JWT.
     pub session_jwt: String,
@@ -73,6 +83,7 @@ impl fmt::Debug for RefreshedTokens {
 
 /// A successful authentication.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Authenticated {
     /// The session.
     pub session: Session,

@@ -203,6 +203,7 @@ impl Validator {
             crate::metrics::jwks_age(age);
         }
         let policy_age = self.0.policy.age();
+        let (verified_cache_entries, verified_cache_bytes) = self.0.local.cached_entries();
         if let Some(age) = policy_age {
             crate::metrics::policy_age(age);
         }
@@ -215,7 +216,8 @@ impl Validator {
             policy_age,
             remote_budget_available,
             remote_budget_burst,
-            verified_cache_entries: self.0.local.cached_entries(),
+            verified_cache_entries,
+            verified_cache_bytes,
             revoked_sessions: self.0.revoked.len(),
             fleet: self.0.fleet.as_ref().map(|f| {
                 if f.is_degraded() {

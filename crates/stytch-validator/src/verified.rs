@@ -9,16 +9,58 @@ use crate::session::Session;
 pub(crate) struct CachedToken {
     pub(crate) session: Session,
     pub(crate) times: Times,
-    pub(crate) kid: String,
+    /// Shared with the key set's own copy of the kid, not one string per entry.
+    pub(crate) kid: Arc<str>,
+    /// What this entry costs in memory, token included (see [`ByteWeight`]).
+    weight: u64,
     /// The revoked set's epoch at which the session was last found not revoked: while
     /// the epoch stays there, a hit needs no lookup.
     pub(crate) checked: std::sync::atomic::AtomicU64,
 }
 
-/// The verified-token cache: whole token → what it verified to. Lookups borrow the
-/// token (`&str`), so a hit copies nothing.
+impl CachedToken {
+    /// `epoch`: the revoked set's epoch read before the session was found not revoked.
+    pub(crate) fn new(
+        token: &str,
+        session: Session,
+        times: Times,
+        kid: Arc<str>,
+        epoch: u64,
+    ) -> Self {
+        let weight = (ENTRY_OVERHEAD + token.len() + session.heap_bytes()) as u64;
+        Self {
+            session,
+            times,
+            kid,
+            weight,
+            checked: std::sync::atomic::AtomicU64::new(epoch),
+        }
+    }
+}
+
+/// The fixed cost of an entry besides the token and the session's heap: the key's and
+/// value's headers, the `Arc` counts, and the cache's own slot.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<String>()
+    + std::mem::size_of::<Arc<CachedToken>>()
+    + std::mem::size_of::<CachedToken>()
+    + 2 * std::mem::size_of::<usize>()
+    + 32;
+
+/// Weighs an entry by the bytes it holds, so the cache is bounded by memory, whatever
+/// the size of the tokens (which the application does not control).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ByteWeight;
+
+impl quick_cache::Weighter<String, Arc<CachedToken>> for ByteWeight {
+    fn weight(&self, _token: &String, cached: &Arc<CachedToken>) -> u64 {
+        cached.weight
+    }
+}
+
+/// The verified-token cache: whole token → what it verified to, bounded in bytes.
+/// Lookups borrow the token (`&str`), so a hit copies nothing.
 pub(crate) type VerifiedCache =
-    quick_cache::sync::Cache<String, Arc<CachedToken>, quick_cache::UnitWeighter, TokenHash>;
+    quick_cache::sync::Cache<String, Arc<CachedToken>, ByteWeight, TokenHash>;
 
 /// How many trailing bytes of a token the verified cache hashes.
 const HASHED_TAIL: usize = 32;
@@ -54,12 +96,14 @@ impl std::hash::Hasher for TailHasher {
     }
 }
 
-/// A cache holding up to `capacity` verified tokens.
-pub(crate) fn new_cache(capacity: usize) -> VerifiedCache {
+/// A cache holding verified tokens up to `bytes` in all.
+pub(crate) fn new_cache(bytes: u64) -> VerifiedCache {
+    // The estimate only sizes the table; the weight bounds the content.
+    let estimated_items = (bytes / 2048).clamp(16, 1 << 20) as usize;
     VerifiedCache::with(
-        capacity,
-        capacity as u64,
-        quick_cache::UnitWeighter,
+        estimated_items,
+        bytes,
+        ByteWeight,
         TokenHash::default(),
         Default::default(),
     )

@@ -281,3 +281,60 @@ async fn the_test_kit_hands_a_session_to_a_handler_called_directly() {
     assert_eq!(refusal.status(), 503);
     let _ = Arc::new(());
 }
+
+// ------------------------------------------------------------ the user's HTTP client
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_supplied_http_client_carries_every_call_and_redirects_are_refused() {
+    use crate::support::mock::{Mock, Reply};
+    use crate::support::own;
+    let client = reqwest::Client::builder()
+        .user_agent("acme-service/1.0 (own client)")
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mock = Mock::start().await;
+    mock.set_jwks(Reply::jwks(vec![own::real().jwk()]));
+    let clock = axum_stytch::stytch_validator::ManualClock::at_unix_secs(1_900_000_000);
+    let validator = app::validator(own::PID, own::SECRET, &mock.base_url(), &clock, |b| {
+        b.http_client(client)
+    });
+    let router = Router::new()
+        .route("/me", get(ok))
+        .layer(StytchLayer::new(validator.clone()));
+    // A remote authentication (an expired JWT) and the JWKS fetch both go through it.
+    mock.set_auth(Reply::json(200, own::authenticated_body(1_900_000_000)));
+    let header = json!({"alg": "RS256", "kid": own::real().kid, "typ": "JWT"});
+    let expired = own::real().sign(&header, &own::claims_at(1_900_000_000 - 3900));
+    let sent = app::call(&router, "/me", &Req::cookie(&expired)).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let seen = mock.seen();
+    assert!(
+        seen.iter()
+            .any(|s| s.path.contains("/sessions/authenticate"))
+    );
+    for s in &seen {
+        assert_eq!(
+            s.user_agent.as_deref(),
+            Some("acme-service/1.0 (own client)"),
+            "{}",
+            s.path
+        );
+    }
+    // A client that follows redirects cannot be led away: the answer is refused.
+    let follows = reqwest::Client::builder().build().expect("client");
+    let target = Mock::start().await;
+    target.set_auth(Reply::json(200, own::authenticated_body(1_900_000_000)));
+    mock.set_auth(
+        Reply::json(307, json!({})).header("location", target.url("/v1/sessions/authenticate")),
+    );
+    let misled = app::validator(own::PID, own::SECRET, &mock.base_url(), &clock, |b| {
+        b.http_client(follows)
+    });
+    let router = Router::new()
+        .route("/me", get(ok))
+        .layer(StytchLayer::new(misled));
+    let sent = app::call(&router, "/me", &Req::cookie(&expired)).await;
+    assert_eq!(sent.status, 503, "{}", sent.body);
+    assert_eq!(sent.json()["error"], "upstream_redirected");
+}

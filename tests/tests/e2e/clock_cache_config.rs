@@ -149,12 +149,14 @@ async fn c_clk_06_the_cache_does_not_outlive_exp_plus_leeway() {
     assert_eq!(live.calls(), 1, "C-CLK-06");
 }
 
-/// C-CACHE-02, scaled for CI: the verified-token cache is bounded by its configured
-/// capacity (16 here), observed through `Validator::cached` and the verification count.
+/// C-CACHE-02, scaled for CI: the verified-token cache is bounded by its byte budget
+/// (about 16 entries here), observed through `Validator::cached`, `health()` and the
+/// verification count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_cache_02_the_verified_cache_is_bounded_by_its_capacity() {
-    const CAPACITY: usize = 16;
-    let live = Live::warm(|b| b.verified_cache_capacity(CAPACITY)).await;
+    const BUDGET: u64 = 16 * 4096;
+    const CAPACITY: usize = 16 * 4096 / 2048;
+    let live = Live::warm(|b| b.verified_cache_bytes(BUDGET)).await;
     let template = payload_of(&live.session(&[]).session_jwt);
     let tokens: Vec<String> = (0..300)
         .map(|i| {
@@ -190,8 +192,9 @@ async fn c_cache_02_the_verified_cache_is_bounded_by_its_capacity() {
         .count();
     assert!(
         held <= CAPACITY,
-        "C-CACHE-02: {held} tokens cached with capacity {CAPACITY}"
+        "C-CACHE-02: {held} tokens cached in {BUDGET} bytes"
     );
+    assert!(live.validator.health().verified_cache_bytes <= BUDGET);
     // An evicted token is simply verified again.
     let evicted = tokens
         .iter()
@@ -320,5 +323,66 @@ fn impossible_limits_fail_at_startup() {
             .max_in_flight(0)
             .build()
             .is_err()
+    );
+}
+
+/// The verified cache is bounded in bytes, not entries: filled with small tokens and
+/// with tokens four times larger, it holds correspondingly fewer large ones, and its
+/// weight never passes the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verified_cache_is_bounded_by_its_byte_budget_whatever_the_token_size() {
+    const BUDGET: u64 = 256 * 1024;
+    let mut held_per_size = Vec::new();
+    for padding in [0usize, 4_000] {
+        // A validator of its own per size, so the cache holds one size only.
+        let live = Live::warm(|b| b.verified_cache_bytes(BUDGET)).await;
+        let template = payload_of(&live.session(&[]).session_jwt);
+        let tokens: Vec<String> = (0..400)
+            .map(|i| {
+                let mut claims = template.clone();
+                claims["n"] = json!(i);
+                claims["pad"] = json!("p".repeat(padding));
+                live.emu.sign_jwt(&claims)
+            })
+            .collect();
+        for token in &tokens {
+            let sent = support::app::call(&live.router, "/protected", &Req::cookie(token)).await;
+            assert_eq!(sent.status, 200);
+            let health = live.validator.health();
+            assert!(
+                health.verified_cache_bytes <= BUDGET,
+                "{} bytes held",
+                health.verified_cache_bytes
+            );
+        }
+        let held = tokens
+            .iter()
+            .filter(|t| live.validator.cached(t).is_some())
+            .count();
+        let health = live.validator.health();
+        let per_entry = health.verified_cache_bytes / health.verified_cache_entries.max(1) as u64;
+        eprintln!(
+            "tokens of {} bytes: {held} of 400 held, {} bytes, about {per_entry} bytes per entry",
+            tokens[0].len(),
+            health.verified_cache_bytes
+        );
+        assert!(held > 0);
+        held_per_size.push((tokens[0].len(), held, per_entry));
+    }
+    let [
+        (small_len, small_held, small_entry),
+        (large_len, large_held, large_entry),
+    ] = held_per_size[..]
+    else {
+        unreachable!()
+    };
+    assert!(large_len > 4 * small_len);
+    assert!(
+        large_entry > small_entry + (large_len - small_len) as u64,
+        "an entry weighs at least its token"
+    );
+    assert!(
+        large_held * 2 < small_held,
+        "{large_held} large vs {small_held} small entries in the same budget"
     );
 }

@@ -210,7 +210,7 @@ fn rss_bytes() -> Option<u64> {
 async fn forged_10k_distinct_tokens_cost_no_calls_and_no_memory() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let fx = Fx::start().await;
-    let validator = case_validator(&fx, |b| b.verified_cache_capacity(64)).await;
+    let validator = case_validator(&fx, |b| b.verified_cache_bytes(64 * 4096)).await;
     let router = app::routes().layer(axum_stytch::StytchLayer::new(validator.clone()));
     let (h, p, _) = {
         let mut it = fx.baseline.split('.');

@@ -27,6 +27,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/sessions", post(create_session))
         .route("/sessions/{session_id}/revoke", post(revoke_session))
         .route("/sessions/{session_id}/jwt", post(mint_jwt))
+        .route("/sessions/{session_id}/factors", post(attach_factor))
         .route("/keys", get(keys))
         .route("/keys/rotate", post(rotate_keys))
         .route("/keys/{kid}/retire", post(retire_key))
@@ -161,6 +162,20 @@ async fn mint_jwt(
     let id = path(id)?;
     let jwt = shared
         .mint_jwt(&id)
+        .ok_or_else(ApiError::session_not_found)?;
+    Ok(Json(json!({ "session_jwt": jwt })))
+}
+
+/// A step-up: the body is one factor, in the syntax of `POST sessions`' `factors`.
+async fn attach_factor(
+    State(shared): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Answer {
+    let id = path(id)?;
+    let factor = factor(&body::value(body)?)?;
+    let jwt = shared
+        .attach_factor(&id, factor)
         .ok_or_else(ApiError::session_not_found)?;
     Ok(Json(json!({ "session_jwt": jwt })))
 }

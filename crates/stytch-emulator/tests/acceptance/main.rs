@@ -6,4 +6,5 @@ mod control;
 mod faults;
 mod jwt;
 mod sdk;
+mod step_up;
 mod support;

@@ -27,7 +27,15 @@ pub(crate) async fn serve_for(
     let stytch = examples::embedded_emulator_for(vertical, policy)
         .await
         .expect("the emulator starts");
-    let app = app(stytch.layer());
+    serve_stytch(stytch, |stytch| app(stytch.layer())).await
+}
+
+/// Serves the app `app` builds from `stytch` on `127.0.0.1:0`.
+pub(crate) async fn serve_stytch(
+    stytch: examples::Stytch,
+    app: impl FnOnce(&examples::Stytch) -> Router,
+) -> Served {
+    let app = app(&stytch);
     let emu = stytch.emulator.expect("an embedded emulator");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -109,6 +109,7 @@ pub struct Seen {
     pub path: String,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
+    pub user_agent: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -238,6 +239,7 @@ async fn handle(State(state): State<Arc<MockState>>, request: Request) -> Respon
         path: path.clone(),
         authorization: header("authorization"),
         content_type: header("content-type"),
+        user_agent: header("user-agent"),
         body,
     });
     let reply = if path.contains("/sessions/jwks/") {
