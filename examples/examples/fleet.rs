@@ -23,9 +23,8 @@ use std::net::SocketAddr;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use axum_stytch::{
-    ClearSessionCookies, StytchConfig, StytchLayer, StytchRejection, StytchSession, Validator,
-};
+use axum_stytch::layer::ClearSessionCookies;
+use axum_stytch::{StytchConfig, StytchLayer, StytchRejection, StytchSession, Validator};
 use examples::Error;
 use serde_json::{Value, json};
 use stytch_emulator::{Emulator, Factor, NewSession};

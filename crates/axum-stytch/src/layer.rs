@@ -17,13 +17,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 pub use crate::credentials::CredentialSource;
+pub use crate::session::ClearSessionCookies;
 pub use cookie::SameSite;
 
 use crate::cookies::CookieSettings;
 use crate::credentials::{self, DEFAULT_SOURCES, Origin, Unusable};
 use crate::observe::{self, Outcome};
 use crate::rejection::{Rendered, StytchRejection};
-use crate::session::{ClearSessionCookies, LayerRan, RequestSession};
+use crate::session::{LayerRan, RequestSession};
 
 /// What the layer does with a request that has no usable session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,11 +47,11 @@ pub enum Mode {
 type RejectionHandler = Arc<dyn Fn(StytchRejection) -> Response + Send + Sync>;
 
 /// The layer's settings, shared by every request (and held by each request's session).
-pub(crate) struct Shared {
-    pub(crate) validator: Validator,
+struct Shared {
+    validator: Validator,
     mode: Mode,
     sources: Vec<CredentialSource>,
-    pub(crate) cookies: CookieSettings,
+    pub(crate) cookies: Arc<CookieSettings>,
     handler: Option<RejectionHandler>,
     login_url: Option<Cow<'static, str>>,
     /// When a cookie conflict was last logged (clock millis), to log it once a minute.
@@ -156,9 +157,11 @@ impl Shared {
     ) -> RequestSession {
         RequestSession {
             session,
-            shared: Arc::clone(self),
+            validator: self.validator.clone(),
             refreshed: refreshed.map(Arc::new),
-            cookie_origin: origin == Origin::Cookies,
+            // Only a request that authenticated with cookies may have them cleared.
+            cookies: (origin == Origin::Cookies && self.cookies.write)
+                .then(|| Arc::clone(&self.cookies)),
         }
     }
 }
@@ -220,17 +223,12 @@ impl StytchLayer {
                 validator,
                 mode: Mode::Required,
                 sources: DEFAULT_SOURCES.to_vec(),
-                cookies: CookieSettings::default(),
+                cookies: Arc::new(CookieSettings::default()),
                 handler: None,
                 login_url: None,
                 conflict_logged_at: AtomicI64::new(i64::MIN),
             }),
         }
-    }
-
-    #[cfg(feature = "test-util")]
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
     }
 
     fn shared_mut(&mut self) -> &mut Shared {
@@ -260,7 +258,7 @@ impl StytchLayer {
         jwt: impl Into<Cow<'static, str>>,
         token: impl Into<Cow<'static, str>>,
     ) -> Self {
-        let cookies = &mut self.shared_mut().cookies;
+        let cookies = Arc::make_mut(&mut self.shared_mut().cookies);
         cookies.jwt_name = jwt.into();
         cookies.token_name = token.into();
         self
@@ -268,20 +266,20 @@ impl StytchLayer {
 
     /// `Path` of refreshed cookies (default `/`).
     pub fn with_cookie_path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
-        self.shared_mut().cookies.path = path.into();
+        Arc::make_mut(&mut self.shared_mut().cookies).path = path.into();
         self
     }
 
     /// `Domain` of refreshed cookies (default none: host-only), e.g. to share them with
     /// subdomains as the Stytch SDK's `cookieOptions.domain` does.
     pub fn with_cookie_domain(mut self, domain: impl Into<Cow<'static, str>>) -> Self {
-        self.shared_mut().cookies.domain = Some(domain.into());
+        Arc::make_mut(&mut self.shared_mut().cookies).domain = Some(domain.into());
         self
     }
 
     /// `SameSite` of refreshed cookies (default `Lax`, as Stytch's SDK).
     pub fn with_same_site(mut self, same_site: SameSite) -> Self {
-        self.shared_mut().cookies.same_site = same_site;
+        Arc::make_mut(&mut self.shared_mut().cookies).same_site = same_site;
         self
     }
 
@@ -291,21 +289,21 @@ impl StytchLayer {
     /// Without `Secure` a session cookie can travel over plain HTTP. Turn it off only for
     /// local development on `http://localhost`.
     pub fn with_secure(mut self, secure: bool) -> Self {
-        self.shared_mut().cookies.secure = secure;
+        Arc::make_mut(&mut self.shared_mut().cookies).secure = secure;
         self
     }
 
     /// Whether refreshed cookies are `HttpOnly` (default `false`, because Stytch's
     /// frontend SDK reads them; set it when your frontend does not).
     pub fn with_http_only(mut self, http_only: bool) -> Self {
-        self.shared_mut().cookies.http_only = http_only;
+        Arc::make_mut(&mut self.shared_mut().cookies).http_only = http_only;
         self
     }
 
     /// Whether to write `Set-Cookie` at all (default `true`). Turn it off for APIs that
     /// take bearer tokens only.
     pub fn with_cookie_refresh(mut self, write: bool) -> Self {
-        self.shared_mut().cookies.write = write;
+        Arc::make_mut(&mut self.shared_mut().cookies).write = write;
         self
     }
 

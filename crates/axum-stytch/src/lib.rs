@@ -153,11 +153,11 @@
 //!
 //! [`StytchSession::revoke`] logs a session out: the session is refused at once with
 //! 401 `session_revoked`, from every cache (a verified JWT, a kept answer of Stytch's),
-//! and ended at Stytch (`sessions/revoke`). It returns [`ClearSessionCookies`], a
+//! and ended at Stytch (`sessions/revoke`). It returns [`ClearSessionCookies`](layer::ClearSessionCookies), a
 //! response part with which the layer clears the session cookies:
 //!
 //! ```
-//! use axum_stytch::{ClearSessionCookies, StytchRejection, StytchSession};
+//! use axum_stytch::{StytchRejection, StytchSession, layer::ClearSessionCookies};
 //!
 //! async fn logout(session: StytchSession) -> Result<(ClearSessionCookies, &'static str), StytchRejection> {
 //!     Ok((session.revoke().await?, "logged out"))
@@ -172,7 +172,7 @@
 //! Stytch's rate limit is per project. **Fleet mode** shares revocations, Stytch's
 //! answers and the remote budget through Redis, with the `stytch-redis` crate:
 //!
-//! ```ignore
+//! ```text
 //! let fleet = stytch_redis::RedisFleet::new(std::env::var("REDIS_URL")?)?;
 //! let validator = Validator::with_fleet(StytchConfig::from_env()?, fleet);
 //! let app = router.layer(StytchLayer::new(validator));
@@ -441,7 +441,7 @@ pub use guard::{
 };
 pub use layer::StytchLayer;
 pub use rejection::StytchRejection;
-pub use session::{ClearSessionCookies, StytchMemberSession, StytchSession};
+pub use session::{StytchMemberSession, StytchSession};
 pub use stytch_validator;
 pub use stytch_validator::{Session, StytchConfig, Validator};
 

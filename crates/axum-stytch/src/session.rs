@@ -11,18 +11,18 @@ use stytch_validator::{
     AuthError, Authorization, NoClaims, Reason, RefreshedTokens, Session, Validator,
 };
 
-use crate::layer::Shared;
+use crate::cookies::CookieSettings;
 use crate::rejection::StytchRejection;
 
-/// What the layer leaves in a request's extensions: the session it authenticated (if
-/// any) and the layer (its validator and cookie settings) that did it.
+/// What the layer leaves in a request's extensions: the session it authenticated, the
+/// validator that did it, and (when the request authenticated with cookies the layer
+/// may write) the cookie settings, so that a logout can clear them.
 #[derive(Clone)]
 pub(crate) struct RequestSession {
     pub(crate) session: Session,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) validator: Validator,
     pub(crate) refreshed: Option<Arc<RefreshedTokens>>,
-    /// The credentials came from cookies, so the layer may write (and clear) them.
-    pub(crate) cookie_origin: bool,
+    pub(crate) cookies: Option<Arc<CookieSettings>>,
 }
 
 impl RequestSession {
@@ -31,9 +31,9 @@ impl RequestSession {
     pub(crate) fn detached(session: Session, validator: Validator) -> Self {
         Self {
             session,
-            shared: Arc::clone(crate::StytchLayer::new(validator).shared()),
+            validator,
             refreshed: None,
-            cookie_origin: false,
+            cookies: None,
         }
     }
 }
@@ -162,7 +162,7 @@ where
 
     /// The validator that authenticated this session (e.g. for RBAC checks).
     pub fn validator(&self) -> &Validator {
-        &self.auth.shared.validator
+        &self.auth.validator
     }
 
     /// Logs the session out: revokes it ([`Validator::revoke`]: refused at once here
@@ -171,7 +171,7 @@ where
     ///
     /// ```
     /// use axum_stytch::{StytchSession, StytchRejection};
-    /// use axum_stytch::ClearSessionCookies;
+    /// use axum_stytch::layer::ClearSessionCookies;
     ///
     /// async fn logout(session: StytchSession) -> Result<(ClearSessionCookies, &'static str), StytchRejection> {
     ///     Ok((session.revoke().await?, "logged out"))
@@ -192,11 +192,9 @@ where
     /// The response part that makes the layer clear this request's session cookies,
     /// without revoking anything (see [`revoke`](Self::revoke)).
     pub fn clear_cookies(&self) -> ClearSessionCookies {
-        let cookies = &self.auth.shared.cookies;
-        if self.auth.cookie_origin && cookies.write {
-            ClearSessionCookies(cookies.cleared())
-        } else {
-            ClearSessionCookies([None, None])
+        match &self.auth.cookies {
+            Some(cookies) => ClearSessionCookies(cookies.cleared()),
+            None => ClearSessionCookies([None, None]),
         }
     }
 
@@ -293,7 +291,7 @@ where
 /// the layer.
 pub(crate) fn session_of(parts: &Parts) -> Result<(Session, Validator), StytchRejection> {
     match parts.extensions.get::<RequestSession>() {
-        Some(auth) => Ok((auth.session.clone(), auth.shared.validator.clone())),
+        Some(auth) => Ok((auth.session.clone(), auth.validator.clone())),
         None => match parts.extensions.get::<LayerRan>() {
             Some(LayerRan) => Err(session_required()),
             None => Err(missing_layer()),

@@ -73,14 +73,14 @@ impl Budget {
     pub(crate) fn count(&self, used: bool, standing: Standing) {
         let counter = if used { &self.used } else { &self.refused };
         counter.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::budget(used, standing);
+        crate::metrics::budget(used, standing == Standing::Proven);
     }
 
     /// Takes one call's worth, or says how long until this class may call again.
     pub(crate) fn take(&self, now_ms: i64, standing: Standing) -> Result<(), Duration> {
         if self.unlimited() {
             self.used.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::budget(true, standing);
+            crate::metrics::budget(true, standing == Standing::Proven);
             return Ok(());
         }
         let mut b = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -97,11 +97,11 @@ impl Budget {
         if b.tokens - 1.0 >= floor {
             b.tokens -= 1.0;
             self.used.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::budget(true, standing);
+            crate::metrics::budget(true, standing == Standing::Proven);
             Ok(())
         } else {
             self.refused.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::budget(false, standing);
+            crate::metrics::budget(false, standing == Standing::Proven);
             let missing = floor + 1.0 - b.tokens;
             let ms = (missing / self.per_ms).ceil() as u64;
             Err(Duration::from_millis(ms.max(1)))

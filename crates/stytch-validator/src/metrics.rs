@@ -49,7 +49,6 @@ mod enabled {
     use metrics::{counter, gauge, histogram};
 
     use super::CircuitState;
-    use crate::budget::Standing;
 
     pub(crate) fn cache_hit() {
         counter!("stytch_verified_cache_hits_total").increment(1);
@@ -73,12 +72,9 @@ mod enabled {
         counter!("stytch_remote_coalesced_total").increment(1);
     }
 
-    pub(crate) fn budget(used: bool, standing: Standing) {
+    pub(crate) fn budget(used: bool, proven: bool) {
         let decision = if used { "used" } else { "refused" };
-        let standing = match standing {
-            Standing::Proven => "proven",
-            Standing::Unproven => "unproven",
-        };
+        let standing = if proven { "proven" } else { "unproven" };
         counter!("stytch_remote_budget_total", "decision" => decision, "standing" => standing)
             .increment(1);
     }
@@ -119,7 +115,6 @@ mod disabled {
     use std::time::Duration;
 
     use super::CircuitState;
-    use crate::budget::Standing;
 
     #[inline(always)]
     pub(crate) fn cache_hit() {}
@@ -132,7 +127,7 @@ mod disabled {
     #[inline(always)]
     pub(crate) fn coalesced() {}
     #[inline(always)]
-    pub(crate) fn budget(_: bool, _: Standing) {}
+    pub(crate) fn budget(_: bool, _: bool) {}
     #[inline(always)]
     pub(crate) fn circuit(_: CircuitState) {}
     #[inline(always)]

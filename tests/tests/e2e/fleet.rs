@@ -13,10 +13,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::{get, post};
+use axum_stytch::layer::ClearSessionCookies;
 use axum_stytch::stytch_validator::{Credentials, ManualClock, Reason, StytchConfigBuilder};
-use axum_stytch::{
-    ClearSessionCookies, StytchConfig, StytchLayer, StytchRejection, StytchSession, Validator,
-};
+use axum_stytch::{StytchConfig, StytchLayer, StytchRejection, StytchSession, Validator};
 use futures_util::future::join_all;
 use stytch_emulator::{Emulator, EmulatorHandle, NewSession, Route};
 use stytch_redis::RedisFleet;
