@@ -28,14 +28,16 @@
 //! per request (from `/proc`, independent of the load generator) and the CPU the rest
 //! of the machine used during the run.
 //!
-//! Then, in-process: 1 vs 2 tokio workers for the cache-hit and verify paths, the
+//! Then, in-process: 1, 2 (and, where the machine has them, more) tokio workers for
+//! the cache-hit and verify paths, with bare axum beside them for reference, the
 //! remote fallback under a burst of 64 identical unknown session tokens, and resident
 //! memory per verified-cache entry and after 100k distinct forged tokens.
 //!
 //! The report goes to stdout and, between the `load-harness` markers, into
 //! `BENCHMARKS.md` at the workspace root (`--out PATH` elsewhere, `--no-write` not at
 //! all). `--rounds N` (default 3), `--connections N` (default 64), `--only a,b`,
-//! `--skip-extras` (HTTP table only), `--no-quiet-wait` (smoke tests only).
+//! `--skip-extras` (HTTP table only), `--scaling-only` (the in-process scaling table
+//! alone, printed, not written; `--scaling-filter TEXT` keeps the rows naming TEXT), `--no-quiet-wait` (smoke tests only).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -88,7 +90,7 @@ fn main() {
         Some("client") => client_main(&args[1..]),
         Some("--help" | "-h") => {
             println!(
-                "usage: load [--duration S] [--warmup S] [--rounds N] [--connections N] [--only a,b] [--skip-extras] [--no-quiet-wait] [--out PATH | --no-write]"
+                "usage: load [--duration S] [--warmup S] [--rounds N] [--connections N] [--only a,b] [--skip-extras] [--scaling-only [--scaling-filter TEXT]] [--no-quiet-wait] [--out PATH | --no-write]"
             );
             println!(
                 "configs: {}",
@@ -261,6 +263,8 @@ struct Options {
     connections: usize,
     only: Option<Vec<String>>,
     extras: bool,
+    scaling_only: bool,
+    scaling_filter: Option<String>,
     quiet_wait: bool,
     out: Option<PathBuf>,
     command: String,
@@ -275,6 +279,8 @@ impl Options {
             connections: 64,
             only: None,
             extras: true,
+            scaling_only: false,
+            scaling_filter: None,
             quiet_wait: true,
             out: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md")),
             command: format!(
@@ -297,6 +303,8 @@ impl Options {
                 "--connections" => o.connections = value().parse().expect("count"),
                 "--only" => o.only = Some(value().split(',').map(str::to_owned).collect()),
                 "--skip-extras" => o.extras = false,
+                "--scaling-only" => o.scaling_only = true,
+                "--scaling-filter" => o.scaling_filter = Some(value()),
                 "--no-quiet-wait" => o.quiet_wait = false,
                 "--out" => o.out = Some(PathBuf::from(value())),
                 "--no-write" => o.out = None,
@@ -663,6 +671,14 @@ fn harness(o: Options) {
         .build()
         .expect("runtime");
     let fx = rt.block_on(Fixture::start());
+    if o.scaling_only {
+        // Iterating on the hit path: the in-process scaling table alone, not written.
+        let mut table = String::new();
+        scaling(&rt, &fx, o.scaling_filter.as_deref(), &mut table);
+        println!("{table}");
+        rt.block_on(fx.emu.shutdown());
+        return;
+    }
     let jwk = fx.jwk();
     let configs: Vec<(&'static str, &'static str)> = CONFIGS
         .iter()
@@ -801,7 +817,7 @@ fn harness(o: Options) {
     );
 
     if o.extras {
-        scaling(&rt, &fx, w);
+        scaling(&rt, &fx, None, w);
         remote(&rt, &fx, w);
         memory(&rt, &fx, w);
     }
@@ -911,7 +927,21 @@ fn throughput(workers: usize, secs: f64, batch: u64, op: Op) -> (f64, f64) {
     })
 }
 
-fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, w: &mut String) {
+/// The worker counts the scaling phase measures: 1, 2, then doubling up to the cores.
+fn worker_counts(cores: usize) -> Vec<usize> {
+    let mut counts = vec![1, 2];
+    let mut n = 4;
+    while n <= cores {
+        counts.push(n);
+        n *= 2;
+    }
+    if cores > 2 && !counts.contains(&cores) {
+        counts.push(cores);
+    }
+    counts
+}
+
+fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: &mut String) {
     let hit = rt.block_on(fx.validator(10_000));
     let cold = rt.block_on(fx.validator(0));
     // One token shared by every task (one hot cache entry), and one token per task
@@ -936,17 +966,35 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, w: &mut String) {
             .expect("verifies");
         assert!(hit.cached(t).is_some());
     }
+    let bare_app = Router::new().route("/", get(hello));
     let layer_app = Router::new()
         .route("/", get(hello))
         .layer(StytchLayer::new(hit.clone()));
-    let cookies: Arc<Vec<axum::http::HeaderValue>> = Arc::new(
-        per_task
-            .iter()
-            .map(|t| {
-                axum::http::HeaderValue::from_str(&format!("{JWT_COOKIE}={t}")).expect("cookie")
+    // Static header values: cloning one per request then writes no shared reference
+    // count (a `from_str` value's bytes are reference-counted), so the harness itself
+    // adds no contention to what it measures. Leaked once per run.
+    let cookie = |t: &str| {
+        let value: &'static str = Box::leak(format!("{JWT_COOKIE}={t}").into_boxed_str());
+        axum::http::HeaderValue::from_static(value)
+    };
+    let cookies: Arc<Vec<axum::http::HeaderValue>> =
+        Arc::new(per_task.iter().map(|t| cookie(t)).collect());
+    let hot_cookie = cookie(&hot);
+    // A request through a router, as `axum::serve` makes it: the router cloned per
+    // request, then `oneshot`.
+    let oneshot =
+        |app: Router, cookie: Box<dyn Fn(usize) -> axum::http::HeaderValue + Send + Sync>| -> Op {
+            Arc::new(move |i| {
+                use tower::ServiceExt;
+                let mut req = axum::http::Request::get("/")
+                    .body(axum::body::Body::empty())
+                    .expect("req");
+                req.headers_mut()
+                    .insert(axum::http::header::COOKIE, cookie(i));
+                let res = benches::now(app.clone().oneshot(req)).expect("infallible");
+                assert!(res.status().is_success());
             })
-            .collect(),
-    );
+        };
     let ops: Vec<(&str, u64, Op)> = vec![
         ("`Validator::cached`, one token for all tasks", 32, {
             let (v, t) = (hit.clone(), Arc::clone(&hot));
@@ -956,22 +1004,22 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, w: &mut String) {
             let (v, t) = (hit.clone(), Arc::clone(&per_task));
             Arc::new(move |i| assert!(v.cached(&t[i]).is_some()))
         }),
+        ("bare axum Router `oneshot` (reference: axum alone)", 8, {
+            let cookies = Arc::clone(&cookies);
+            oneshot(bare_app, Box::new(move |i| cookies[i].clone()))
+        }),
         (
             "Router + StytchLayer `oneshot`, cache hit, a token per task",
             8,
             {
-                let (app, cookies) = (layer_app, cookies);
-                Arc::new(move |i| {
-                    use tower::ServiceExt;
-                    let mut req = axum::http::Request::get("/")
-                        .body(axum::body::Body::empty())
-                        .expect("req");
-                    req.headers_mut()
-                        .insert(axum::http::header::COOKIE, cookies[i].clone());
-                    let res = benches::now(app.clone().oneshot(req)).expect("infallible");
-                    assert!(res.status().is_success());
-                })
+                let cookies = Arc::clone(&cookies);
+                oneshot(layer_app.clone(), Box::new(move |i| cookies[i].clone()))
             },
+        ),
+        (
+            "Router + StytchLayer `oneshot`, cache hit, one token for all tasks",
+            8,
+            oneshot(layer_app, Box::new(move |_| hot_cookie.clone())),
         ),
         ("`Validator::authenticate`, cache disabled (verify)", 1, {
             let (v, t) = (cold.clone(), Arc::clone(&per_task));
@@ -980,38 +1028,62 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, w: &mut String) {
             })
         }),
     ];
-    let _ = writeln!(w, "### In-process scaling, 1 vs 2 tokio workers\n");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let counts = worker_counts(cores);
     let _ = writeln!(
         w,
-        "64 tasks loop over the operation (yielding every *batch* operations) for 2 s, process not pinned, both cores; rounds interleaved 1w, 2w, 1w, 2w after waiting for quiet. Target: 2 workers ≥ 1.9× 1 worker.\n"
+        "### In-process scaling, {} tokio workers\n",
+        counts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" vs ")
     );
     let _ = writeln!(
         w,
-        "| operation | batch | 1 worker ops/s | 2 workers ops/s | scaling 2w/1w (per round) | CPU used at 2w |"
+        "64 tasks loop over the operation (yielding every *batch* operations) for 2 s, process not pinned; rounds interleaved by worker count (1w, 2w, …, 1w, 2w, …) after waiting for quiet; medians of 2 rounds. Targets: `Validator::cached` with one token for all tasks ≥ 1.8× at 2 workers; Router + StytchLayer cache hit ≥ 1.85× at 2 workers.\n"
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|");
+    let _ = write!(w, "| operation | batch |");
+    for n in &counts {
+        let _ = write!(w, " {n}w ops/s |");
+    }
+    let _ = writeln!(w, " scaling 2w/1w (per round) | CPU used at 2w |");
+    let _ = writeln!(w, "|---|---|{}---|---|", "---|".repeat(counts.len()));
     for (name, batch, op) in ops {
-        let mut one = Vec::new();
-        let mut two = Vec::new();
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let mut by_count: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
         let mut cpu2 = Vec::new();
         for _ in 0..2 {
             wait_quiet();
-            one.push(throughput(1, 2.0, batch, Arc::clone(&op)).0);
-            let (ops, cpu) = throughput(2, 2.0, batch, Arc::clone(&op));
-            two.push(ops);
-            cpu2.push(cpu);
+            for (k, &n) in counts.iter().enumerate() {
+                let (ops, cpu) = throughput(n, 2.0, batch, Arc::clone(&op));
+                by_count[k].push(ops);
+                if n == 2 {
+                    cpu2.push(cpu);
+                }
+            }
         }
-        let ratios: Vec<String> = one
+        let ratios: Vec<String> = by_count[0]
             .iter()
-            .zip(&two)
+            .zip(&by_count[1])
             .map(|(a, b)| format!("{:.2}", b / a))
             .collect();
+        let one = median(&mut by_count[0].clone());
+        let _ = write!(w, "| {name} | {batch} |");
+        for (k, v) in by_count.iter().enumerate() {
+            let m = median(&mut v.clone());
+            if k == 0 {
+                let _ = write!(w, " {m:.0} |");
+            } else {
+                let _ = write!(w, " {m:.0} ({:.2}×) |", m / one);
+            }
+        }
         let _ = writeln!(
             w,
-            "| {name} | {batch} | {:.0} | {:.0} | **{:.2}** ({}) | {:.2} |",
-            median(&mut one.clone()),
-            median(&mut two.clone()),
-            median(&mut two) / median(&mut one),
+            " **{:.2}** ({}) | {:.2} |",
+            median(&mut by_count[1].clone()) / one,
             ratios.join(", "),
             median(&mut cpu2),
         );

@@ -571,7 +571,7 @@ where
         let check = Arc::clone(&self.check);
         GuardFuture(Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let (session, validator) = match session_of(&parts) {
+            let auth = match session_of(&parts) {
                 Ok(found) => found,
                 Err(rejection) => return Ok(rejection.into_response().map(ResBody::from)),
             };
@@ -582,7 +582,9 @@ where
                 params: params.as_ref(),
                 headers: &parts.headers,
             };
-            let verdict = check.evaluate(&session, &validator, Some(&ctx)).await;
+            let verdict = check
+                .evaluate(&auth.session, auth.validator(), Some(&ctx))
+                .await;
             report(&check, &verdict);
             match verdict {
                 Ok(()) => inner.call(Request::from_parts(parts, body)).await,

@@ -5,14 +5,12 @@ use std::borrow::Cow;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::task::{Context, Poll};
 
 use axum_core::body::Body;
-use axum_core::response::{IntoResponse, Response};
-use http::header::{ACCEPT, CACHE_CONTROL, LOCATION, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Request, StatusCode};
-use stytch_validator::{AuthError, Authenticated, Credentials, ErrorKind, Validator};
+use axum_core::response::Response;
+use http::{HeaderMap, HeaderValue, Request};
+use stytch_validator::{AuthError, Authenticated, Credentials, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -20,11 +18,11 @@ pub use crate::credentials::CredentialSource;
 pub use crate::session::ClearSessionCookies;
 pub use cookie::SameSite;
 
-use crate::cookies::CookieSettings;
-use crate::credentials::{self, DEFAULT_SOURCES, Origin, Unusable};
+use crate::credentials::{self, Origin, Unusable};
 use crate::observe::{self, Outcome};
 use crate::rejection::{Rendered, StytchRejection};
 use crate::session::{LayerRan, RequestSession};
+use crate::shared::{Shared, append_cookies};
 
 /// What the layer does with a request that has no usable session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,152 +39,6 @@ pub enum Mode {
     /// expired or revoked. Errors that are not the client's fault (503, 500) are still
     /// answered.
     OptionalIgnoringInvalid,
-}
-
-/// Builds the response for a refusal.
-type RejectionHandler = Arc<dyn Fn(StytchRejection) -> Response + Send + Sync>;
-
-/// The layer's settings, shared by every request (and held by each request's session).
-struct Shared {
-    validator: Validator,
-    mode: Mode,
-    sources: Vec<CredentialSource>,
-    pub(crate) cookies: Arc<CookieSettings>,
-    handler: Option<RejectionHandler>,
-    login_url: Option<Cow<'static, str>>,
-    /// When a cookie conflict was last logged (clock millis), to log it once a minute.
-    conflict_logged_at: AtomicI64,
-}
-
-/// How often a cookie conflict is logged at most.
-const CONFLICT_LOG_INTERVAL_MS: i64 = 60_000;
-
-impl Clone for Shared {
-    fn clone(&self) -> Self {
-        Self {
-            validator: self.validator.clone(),
-            mode: self.mode,
-            sources: self.sources.clone(),
-            cookies: self.cookies.clone(),
-            handler: self.handler.clone(),
-            login_url: self.login_url.clone(),
-            conflict_logged_at: AtomicI64::new(self.conflict_logged_at.load(Ordering::Relaxed)),
-        }
-    }
-}
-
-impl Shared {
-    /// Whether refusals raised behind the layer must be rendered again.
-    fn renders(&self) -> bool {
-        self.handler.is_some() || self.login_url.is_some()
-    }
-
-    fn wants_html(&self, headers: &HeaderMap) -> bool {
-        self.login_url.is_some()
-            && headers
-                .get(ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
-    }
-
-    /// The one place a refusal becomes a response: a login redirect for browsers when
-    /// configured, else the user's handler, else the default JSON response.
-    fn render(&self, rejection: StytchRejection, wants_html: bool) -> Response {
-        match &self.login_url {
-            Some(url) if wants_html && rejection.error().kind() == ErrorKind::Unauthenticated => {
-                let mut response = StatusCode::SEE_OTHER.into_response();
-                if let Ok(location) = HeaderValue::from_str(url) {
-                    response.headers_mut().insert(LOCATION, location);
-                }
-                response
-            }
-            _ => match &self.handler {
-                Some(handler) => handler(rejection),
-                None => rejection.into_response(),
-            },
-        }
-    }
-
-    /// A refusal by the layer itself; `clear_cookies` also deletes the cookies the
-    /// layer writes.
-    fn reject(
-        &self,
-        error: AuthError,
-        credentials_present: bool,
-        headers: &HeaderMap,
-        clear_cookies: bool,
-    ) -> Response {
-        let rejection = StytchRejection::new(error, credentials_present);
-        let mut response = self.render(rejection, self.wants_html(headers));
-        if clear_cookies && self.cookies.write {
-            append_cookies(response.headers_mut(), self.cookies.cleared());
-        }
-        response
-    }
-
-    /// Two different values under one Stytch cookie name. Logged at warn, once a minute
-    /// at most: it is a deployment problem (cookie scope) an operator must fix, and the
-    /// same browser repeats it on every request until then.
-    fn log_conflict(&self) {
-        let now = self.validator.config().clock().now_millis();
-        let last = self.conflict_logged_at.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= CONFLICT_LOG_INTERVAL_MS
-            && self
-                .conflict_logged_at
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(
-                cookie = %self.cookies.jwt_name,
-                domain = self.cookies.domain.as_deref().unwrap_or("(host-only)"),
-                "stytch.cookies.conflict: a request carried two different values for one \
-                 Stytch session cookie, most likely the frontend's cookie and a refreshed \
-                 one with a different Domain; set StytchLayer::with_cookie_domain to the \
-                 domain the frontend SDK uses"
-            );
-        }
-    }
-
-    /// What the request's extensions carry: one reference count, as the validator's
-    /// alone was before.
-    fn session(
-        self: &Arc<Self>,
-        session: stytch_validator::Session,
-        refreshed: Option<stytch_validator::RefreshedTokens>,
-        origin: Origin,
-    ) -> RequestSession {
-        RequestSession {
-            session,
-            validator: self.validator.clone(),
-            refreshed: refreshed.map(Arc::new),
-            // Only a request that authenticated with cookies may have them cleared.
-            cookies: (origin == Origin::Cookies && self.cookies.write)
-                .then(|| Arc::clone(&self.cookies)),
-        }
-    }
-}
-
-/// Appends `Set-Cookie` values, and keeps the response out of shared caches: a response
-/// that carries a session must never be served to someone else. A handler's own
-/// `no-store` is kept; anything weaker becomes `private, no-store`.
-fn append_cookies(headers: &mut HeaderMap, values: [Option<HeaderValue>; 2]) {
-    let mut added = false;
-    for value in values.into_iter().flatten() {
-        headers.append(SET_COOKIE, value);
-        added = true;
-    }
-    if !added {
-        return;
-    }
-    let no_store = headers.get_all(CACHE_CONTROL).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
-        })
-    });
-    if !no_store {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    }
 }
 
 /// Authenticates every request with Stytch and hands the session to extractors and
@@ -219,20 +71,12 @@ impl StytchLayer {
     /// [`with_mode`](Self::with_mode).
     pub fn new(validator: Validator) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                validator,
-                mode: Mode::Required,
-                sources: DEFAULT_SOURCES.to_vec(),
-                cookies: Arc::new(CookieSettings::default()),
-                handler: None,
-                login_url: None,
-                conflict_logged_at: AtomicI64::new(i64::MIN),
-            }),
+            shared: Arc::new(Shared::new(validator)),
         }
     }
 
     fn shared_mut(&mut self) -> &mut Shared {
-        Arc::make_mut(&mut self.shared)
+        Shared::make_mut(&mut self.shared)
     }
 
     /// What to do with requests that have no usable session (default
@@ -348,10 +192,20 @@ impl<S> Layer<S> for StytchLayer {
 }
 
 /// The service [`StytchLayer`] produces.
-#[derive(Clone)]
 pub struct StytchService<S> {
     inner: S,
     shared: Arc<Shared>,
+}
+
+/// axum clones a route's service for every request: the clone takes this thread's
+/// replica of the layer's settings, so no reference count is shared between cores.
+impl<S: Clone> Clone for StytchService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.here(),
+        }
+    }
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for StytchService<S> {
@@ -387,35 +241,41 @@ type AuthFuture<ReqBody> =
 struct Finish {
     /// `Set-Cookie` values to add (a refresh, or cleared cookies).
     cookies: Option<[Option<HeaderValue>; 2]>,
-    /// The layer's settings, kept only when refusals raised behind the layer must be
-    /// rendered its way.
-    render: Option<(Arc<Shared>, bool)>,
+    shared: Arc<Shared>,
+    /// Whether a refusal raised behind the layer becomes a login redirect.
+    wants_html: bool,
+    /// Whether the request authenticated with cookies the layer may clear on logout.
+    clears_cookies: bool,
 }
 
 impl Finish {
-    fn new(shared: &Arc<Shared>, headers: &HeaderMap) -> Self {
+    fn new(shared: &Arc<Shared>, headers: &HeaderMap, origin: Option<Origin>) -> Self {
         Self {
             cookies: None,
-            render: shared
-                .renders()
-                .then(|| (Arc::clone(shared), shared.wants_html(headers))),
+            shared: Arc::clone(shared),
+            wants_html: shared.wants_html(headers),
+            clears_cookies: origin == Some(Origin::Cookies) && shared.cookies.write,
         }
     }
 
     fn apply<B: From<Body>>(self, mut response: http::Response<B>) -> http::Response<B> {
-        // A handler revoked the session (`StytchSession::revoke`): one lookup in the
-        // response's extensions, which are empty unless something put a value there.
-        let ended = response.extensions_mut().remove::<ClearSessionCookies>();
-        if let Some((shared, wants_html)) = self.render
+        // Both markers are one lookup in the response's extensions, which are empty
+        // unless something put a value there.
+        let ended = response
+            .extensions_mut()
+            .remove::<ClearSessionCookies>()
+            .is_some();
+        if self.shared.renders()
             && let Some(Rendered(rejection)) = response.extensions_mut().remove::<Rendered>()
         {
-            response = shared.render(rejection, wants_html).map(B::from);
+            response = self.shared.render(rejection, self.wants_html).map(B::from);
         }
         if let Some(values) = self.cookies {
             append_cookies(response.headers_mut(), values);
         }
-        if let Some(ClearSessionCookies(values)) = ended {
-            append_cookies(response.headers_mut(), values);
+        // A handler ended the session (`StytchSession::revoke`).
+        if ended && self.clears_cookies {
+            append_cookies(response.headers_mut(), self.shared.cookies.cleared());
         }
         response
     }
@@ -459,7 +319,7 @@ where
                     observe::authentication(Outcome::Anonymous(Some(unusable.reason())), origin);
                     // Treated like absent credentials; a cookie conflict still gets the
                     // layer's own cookies cleared so the next request recovers.
-                    let mut finish = Finish::new(shared, req.headers());
+                    let mut finish = Finish::new(shared, req.headers(), None);
                     finish.cookies = (conflict && cookies.write).then(|| cookies.cleared());
                     req.extensions_mut().insert(LayerRan);
                     return ResponseFuture::inner(self.inner.call(req), finish);
@@ -478,8 +338,8 @@ where
         if let Some(session) = found.jwt.and_then(|jwt| shared.validator.cached(jwt)) {
             observe::authentication(Outcome::Authenticated, Some(found.origin));
             observe::record_session(&session, Some(found.origin));
-            let finish = Finish::new(shared, req.headers());
-            let request_session = shared.session(session, None, found.origin);
+            let finish = Finish::new(shared, req.headers(), Some(found.origin));
+            let request_session = RequestSession::new(session, Arc::clone(shared), None);
             req.extensions_mut().insert(request_session);
             return ResponseFuture::inner(self.inner.call(req), finish);
         }
@@ -496,7 +356,7 @@ where
                 return ResponseFuture::rejected(shared.reject(error, false, req.headers(), false));
             }
             observe::authentication(Outcome::Anonymous(None), None);
-            let finish = Finish::new(shared, req.headers());
+            let finish = Finish::new(shared, req.headers(), None);
             req.extensions_mut().insert(LayerRan);
             return ResponseFuture::inner(self.inner.call(req), finish);
         }
@@ -607,7 +467,7 @@ where
                     origin,
                 } => {
                     let (mut request, result) = std::task::ready!(auth.poll(cx));
-                    let mut finish = Finish::new(shared, request.headers());
+                    let mut finish = Finish::new(shared, request.headers(), Some(*origin));
                     match result {
                         Ok(Authenticated {
                             session, refreshed, ..
@@ -626,9 +486,11 @@ where
                                         session.expires_at(),
                                     )
                                 });
-                            request
-                                .extensions_mut()
-                                .insert(shared.session(session, refreshed, *origin));
+                            request.extensions_mut().insert(RequestSession::new(
+                                session,
+                                Arc::clone(shared),
+                                refreshed,
+                            ));
                         }
                         Err(error)
                             if error.is_unauthenticated()

@@ -431,6 +431,7 @@ pub mod layer;
 mod observe;
 mod rejection;
 mod session;
+mod shared;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test;

@@ -11,30 +11,39 @@ use stytch_validator::{
     AuthError, Authorization, NoClaims, Reason, RefreshedTokens, Session, Validator,
 };
 
-use crate::cookies::CookieSettings;
 use crate::rejection::StytchRejection;
+use crate::shared::Shared;
 
-/// What the layer leaves in a request's extensions: the session it authenticated, the
-/// validator that did it, and (when the request authenticated with cookies the layer
-/// may write) the cookie settings, so that a logout can clear them.
+/// What the layer leaves in a request's extensions: the session it authenticated and
+/// (this thread's replica of) the layer's settings, with the validator that did it.
 #[derive(Clone)]
 pub(crate) struct RequestSession {
     pub(crate) session: Session,
-    pub(crate) validator: Validator,
+    pub(crate) layer: Arc<Shared>,
     pub(crate) refreshed: Option<Arc<RefreshedTokens>>,
-    pub(crate) cookies: Option<Arc<CookieSettings>>,
 }
 
 impl RequestSession {
-    /// A session outside a real layer (tests): no cookies are ever written for it.
-    #[cfg(feature = "test-util")]
-    pub(crate) fn detached(session: Session, validator: Validator) -> Self {
+    pub(crate) fn new(
+        session: Session,
+        layer: Arc<Shared>,
+        refreshed: Option<RefreshedTokens>,
+    ) -> Self {
         Self {
             session,
-            validator,
-            refreshed: None,
-            cookies: None,
+            layer,
+            refreshed: refreshed.map(Arc::new),
         }
+    }
+
+    /// A session outside a real layer (tests): no layer will clear its cookies.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn detached(session: Session, validator: Validator) -> Self {
+        Self::new(session, Arc::new(Shared::new(validator)), None)
+    }
+
+    pub(crate) fn validator(&self) -> &Validator {
+        &self.layer.validator
     }
 }
 
@@ -48,7 +57,7 @@ impl RequestSession {
 /// cookies gets 401 `session_revoked` with the cookies cleared.
 #[derive(Clone, Debug)]
 #[must_use = "return it in the response, or the session cookies are cleared only on the next request"]
-pub struct ClearSessionCookies(pub(crate) [Option<http::HeaderValue>; 2]);
+pub struct ClearSessionCookies(());
 
 impl axum_core::response::IntoResponseParts for ClearSessionCookies {
     type Error = std::convert::Infallible;
@@ -162,7 +171,7 @@ where
 
     /// The validator that authenticated this session (e.g. for RBAC checks).
     pub fn validator(&self) -> &Validator {
-        &self.auth.validator
+        self.auth.validator()
     }
 
     /// Logs the session out: revokes it ([`Validator::revoke`]: refused at once here
@@ -192,10 +201,7 @@ where
     /// The response part that makes the layer clear this request's session cookies,
     /// without revoking anything (see [`revoke`](Self::revoke)).
     pub fn clear_cookies(&self) -> ClearSessionCookies {
-        match &self.auth.cookies {
-            Some(cookies) => ClearSessionCookies(cookies.cleared()),
-            None => ClearSessionCookies([None, None]),
-        }
+        ClearSessionCookies(())
     }
 
     /// The fresh JWT and token Stytch issued for this request, when the layer had to ask
@@ -287,11 +293,10 @@ where
     }
 }
 
-/// The session and validator a route guard checks: 401 without a session, 500 without
-/// the layer.
-pub(crate) fn session_of(parts: &Parts) -> Result<(Session, Validator), StytchRejection> {
+/// The session a route guard checks: 401 without a session, 500 without the layer.
+pub(crate) fn session_of(parts: &Parts) -> Result<RequestSession, StytchRejection> {
     match parts.extensions.get::<RequestSession>() {
-        Some(auth) => Ok((auth.session.clone(), auth.validator.clone())),
+        Some(auth) => Ok(auth.clone()),
         None => match parts.extensions.get::<LayerRan>() {
             Some(LayerRan) => Err(session_required()),
             None => Err(missing_layer()),

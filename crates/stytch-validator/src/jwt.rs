@@ -378,6 +378,17 @@ fn dedup(roles: Vec<String>) -> Vec<String> {
 }
 
 impl Times {
+    /// Times that no check looks at (unit tests of the caches).
+    #[cfg(test)]
+    pub(crate) fn for_test() -> Self {
+        Times {
+            exp: 0.0,
+            iat: 0.0,
+            nbf: None,
+            session_expires: 0,
+        }
+    }
+
     /// The time checks, against `now` in milliseconds. `exp` at exactly `now - leeway`
     /// is still accepted, one second earlier is not (as jsonwebtoken pins it).
     pub(crate) fn check(&self, now_ms: i64, config: &StytchConfig) -> Result<(), Stale> {

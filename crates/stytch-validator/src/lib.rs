@@ -86,6 +86,7 @@ mod error;
 mod fingerprint;
 pub mod fleet;
 mod health;
+mod hot;
 mod http;
 mod jwks;
 mod jwt;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::StytchConfig;
+use crate::hot::{self, Check, Found};
 use crate::jwks::Jwks;
 use crate::jwt;
 use crate::metrics;
@@ -37,6 +38,8 @@ pub(crate) enum Cached {
 }
 
 pub(crate) struct Local {
+    /// Tells this cache's per-thread replicas from another validator's.
+    id: u64,
     config: Arc<StytchConfig>,
     pub(crate) jwks: Jwks,
     verified: Option<VerifiedCache>,
@@ -48,7 +51,9 @@ impl Local {
     pub(crate) fn new(config: Arc<StytchConfig>, jwks: Jwks, revoked: Arc<RevokedSet>) -> Self {
         let verified = (config.verified_cache_bytes > 0)
             .then(|| verified::new_cache(config.verified_cache_bytes));
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config,
             jwks,
             verified,
@@ -70,37 +75,59 @@ impl Local {
     }
 
     /// The session for a JWT that verified before and is still valid, without any
-    /// allocation or I/O.
+    /// allocation or I/O. A token this thread serves often is answered from its own
+    /// replica (see `hot`), so that a hot token's hits on different cores write nothing
+    /// they share.
     pub(crate) fn cached(&self, jwt: &str) -> Cached {
         let Some(cache) = self.verified.as_ref() else {
             return Cached::Miss;
         };
+        match hot::lookup(self.id, jwt, |entry| self.recheck(entry)) {
+            Some(Found::Hit(session)) => {
+                metrics::cache_hit();
+                return Cached::Hit(session);
+            }
+            Some(Found::Revoked) => return Cached::Revoked,
+            None => {}
+        }
         let Some(hit) = cache.get(jwt) else {
             return Cached::Miss;
         };
-        let now = self.config.clock.now_millis();
-        let keys = self.jwks.load_at(now);
-        // Time moves and keys are withdrawn: both are re-checked on every hit.
-        if hit.times.check(now, &self.config).is_err()
-            || !keys.contains(&hit.kid)
-            || self.jwks.is_stale_at(&keys, now)
-        {
-            cache.remove(jwt);
-            metrics::cache_entries(cache.len() as u64);
-            return Cached::Miss;
-        }
-        // Revocations: one atomic load unless the revoked set changed since this entry
-        // was last checked. The entry stays cached, so a revoked JWT is refused from
-        // memory until it expires, without another signature check.
-        let epoch = self.revoked.epoch();
-        if hit.checked.load(Ordering::Relaxed) != epoch {
-            if self.revoked.contains(hit.session.session_id(), now) {
-                return Cached::Revoked;
+        match self.recheck(&hit) {
+            Check::Fresh => {}
+            Check::Revoked => return Cached::Revoked,
+            Check::Gone => {
+                cache.remove(jwt);
+                metrics::cache_entries(cache.len() as u64);
+                return Cached::Miss;
             }
-            hit.checked.store(epoch, Ordering::Relaxed);
         }
+        hot::offer(self.id, jwt, &hit);
         metrics::cache_hit();
         Cached::Hit(hit.session.clone())
+    }
+
+    /// The checks every hit repeats. Time moves and keys are withdrawn; revocations cost
+    /// one atomic load unless the revoked set changed since the entry was last checked.
+    /// A revoked entry stays cached, so its JWT is refused from memory until it expires,
+    /// without another signature check.
+    fn recheck(&self, entry: &CachedToken) -> Check {
+        let now = self.config.clock.now_millis();
+        let keys = self.jwks.load_at(now);
+        if entry.times.check(now, &self.config).is_err()
+            || !keys.contains(&entry.kid)
+            || self.jwks.is_stale_at(&keys, now)
+        {
+            return Check::Gone;
+        }
+        let epoch = self.revoked.epoch();
+        if entry.checked.load(Ordering::Relaxed) != epoch {
+            if self.revoked.contains(entry.session.session_id(), now) {
+                return Check::Revoked;
+            }
+            entry.checked.store(epoch, Ordering::Relaxed);
+        }
+        Check::Fresh
     }
 
     /// Verifies a JWT against the keys held now; caches it when valid.

@@ -40,7 +40,7 @@ pub struct Organization {
 #[derive(Clone, PartialEq)]
 pub struct Session(Arc<SessionData>);
 
-#[derive(PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct SessionData {
     /// Typed custom claims parsed once for this session, for the first type asked for.
     pub(crate) claims_memo: ClaimsMemo,
@@ -59,7 +59,7 @@ pub(crate) struct SessionData {
 
 /// The typed custom claims of a session, parsed on first use and kept with it: a
 /// session from the verified cache parses its claims once, not once per request.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct ClaimsMemo(OnceLock<(TypeId, Arc<dyn Any + Send + Sync>)>);
 
 impl PartialEq for ClaimsMemo {
@@ -84,6 +84,18 @@ impl<'de> Deserialize<'de> for NoClaims {
 impl Session {
     pub(crate) fn from_data(data: SessionData) -> Self {
         Self(Arc::new(data))
+    }
+
+    /// A copy in its own allocation, for a thread that serves this session often: its
+    /// reference count is then written by that thread alone.
+    pub(crate) fn replica(&self) -> Self {
+        Self(Arc::new((*self.0).clone()))
+    }
+
+    /// Whether both are the same allocation.
+    #[cfg(test)]
+    pub(crate) fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// The session id (`session-test-...`, or `member-session-test-...` for B2B).
@@ -724,3 +736,26 @@ mod builder {
 
 #[cfg(feature = "test-util")]
 pub use builder::SessionBuilder;
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A plain consumer session.
+    pub(crate) fn session() -> Session {
+        Session::from_data(SessionData {
+            claims_memo: Default::default(),
+            session_id: "session-test-1".into(),
+            user_id: "user-test-1".into(),
+            started_at: None,
+            last_accessed_at: None,
+            expires_at: OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("a time"),
+            attributes: Default::default(),
+            authentication_factors: Vec::new(),
+            roles: vec!["admin".into()],
+            custom_claims: Map::new(),
+            organization: None,
+            source: SessionSource::LocalJwt,
+        })
+    }
+}

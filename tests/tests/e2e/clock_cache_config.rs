@@ -386,3 +386,41 @@ async fn the_verified_cache_is_bounded_by_its_byte_budget_whatever_the_token_siz
         "{large_held} large vs {small_held} small entries in the same budget"
     );
 }
+
+/// A token served many times on one thread is answered from that thread's own replica
+/// of its cache entry; the replica is re-checked like the shared entry: a revoked
+/// session is refused at once, and an expired JWT goes to Stytch for a fresh one.
+#[tokio::test(flavor = "current_thread")]
+async fn a_hot_token_is_rechecked_on_every_hit() {
+    let live = Live::warm(|b| b).await;
+    let hot = live.session(&[]);
+    let other = live.session(&[]);
+    for s in [&hot, &other] {
+        for _ in 0..5 {
+            let sent = live.call("/protected", &Req::cookie(&s.session_jwt)).await;
+            assert_eq!(sent.status, 200);
+            assert_eq!(sent.json()["source"], "local_jwt");
+        }
+    }
+    assert_eq!(live.validator.stats().signature_verifications, 2);
+    assert_eq!(live.calls(), 0);
+
+    live.validator
+        .revoke(&other.session_id)
+        .await
+        .expect("revoked");
+    let sent = live
+        .call("/protected", &Req::cookie(&other.session_jwt))
+        .await;
+    assert_eq!(sent.status, 401, "{}", sent.body);
+    assert!(sent.body.contains("session_revoked"), "{}", sent.body);
+
+    // Past the JWT's five minutes and the leeway (the session lives on): Stytch refreshes it.
+    live.advance(Duration::from_secs(320));
+    let sent = live
+        .call("/protected", &Req::cookie(&hot.session_jwt))
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.json()["source"], "remote");
+    assert_eq!(live.calls(), 1);
+}
