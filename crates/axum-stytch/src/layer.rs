@@ -336,7 +336,7 @@ where
         };
         // The hot path: a JWT verified before, re-checked in memory.
         if let Some(session) = found.jwt.and_then(|jwt| shared.validator.cached(jwt)) {
-            observe::authentication(Outcome::Authenticated, Some(found.origin));
+            shared.authenticated.record(found.origin);
             observe::record_session(&session, Some(found.origin));
             let finish = Finish::new(shared, req.headers(), Some(found.origin));
             let request_session = RequestSession::new(session, Arc::clone(shared), None);
@@ -472,7 +472,7 @@ where
                         Ok(Authenticated {
                             session, refreshed, ..
                         }) => {
-                            observe::authentication(Outcome::Authenticated, Some(*origin));
+                            shared.authenticated.record(*origin);
                             observe::record_session(&session, Some(*origin));
                             // Cookies are written only for credentials that came from
                             // cookies: a bearer client's tokens never land in a cookie jar.

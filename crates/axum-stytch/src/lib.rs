@@ -280,7 +280,10 @@
 //! `metrics` feature: install any recorder (`metrics-exporter-prometheus`, an
 //! OpenTelemetry bridge) and they appear; without a recorder they cost a few loads,
 //! without the feature nothing. Names and labels are stable; label values come from the
-//! fixed sets below, never from ids or credentials.
+//! fixed sets below, never from ids or credentials. Install the recorder before the
+//! first request: the two counters a cache hit moves are registered once, at their first
+//! use, and stay with the recorder in effect then (a hit then costs two atomic
+//! increments, not two registry lookups).
 //!
 //! | metric | type | labels | counts |
 //! |---|---|---|---|

@@ -27,11 +27,47 @@ fn kind_label(kind: ErrorKind) -> &'static str {
     }
 }
 
-/// One authentication decided by the layer.
+/// The `outcome="authenticated"` series of `stytch_authentications_total`, one per
+/// credential source, registered with the recorder on first use instead of on every
+/// request: registering hashes the name and labels and looks them up in the recorder's
+/// registry, which costs more than the increment. The recorder in effect at the
+/// first authenticated request is the one that counts them.
+#[derive(Clone, Default)]
+pub(crate) struct Authenticated {
+    #[cfg(feature = "metrics")]
+    counters: std::sync::OnceLock<[metrics::Counter; 2]>,
+}
+
+impl Authenticated {
+    #[inline]
+    pub(crate) fn record(&self, origin: Origin) {
+        #[cfg(feature = "metrics")]
+        {
+            let [cookies, bearer] = self.counters.get_or_init(|| {
+                [Origin::Cookies, Origin::Bearer].map(|origin| {
+                    metrics::counter!(
+                        "stytch_authentications_total",
+                        "outcome" => "authenticated",
+                        "reason" => "none",
+                        "source" => source_label(Some(origin)),
+                    )
+                })
+            });
+            match origin {
+                Origin::Cookies => cookies,
+                Origin::Bearer => bearer,
+            }
+            .increment(1);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = origin;
+    }
+}
+
+/// An authentication the layer decided against a session.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) enum Outcome {
-    Authenticated,
     /// Let through without a session (optional modes).
     Anonymous(Option<Reason>),
     Refused(Reason),
@@ -40,7 +76,6 @@ pub(crate) enum Outcome {
 #[cfg(feature = "metrics")]
 pub(crate) fn authentication(outcome: Outcome, origin: Option<Origin>) {
     let (outcome, reason) = match outcome {
-        Outcome::Authenticated => ("authenticated", "none"),
         Outcome::Anonymous(reason) => ("anonymous", reason.map_or("none", Reason::as_str)),
         Outcome::Refused(reason) => (kind_label(reason.kind()), reason.as_str()),
     };

@@ -15,6 +15,7 @@ use stytch_validator::{AuthError, ErrorKind, Validator};
 use crate::cookies::CookieSettings;
 use crate::credentials::{CredentialSource, DEFAULT_SOURCES};
 use crate::layer::Mode;
+use crate::observe;
 use crate::rejection::StytchRejection;
 
 /// Builds the response for a refusal.
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) cookies: Arc<CookieSettings>,
     pub(crate) handler: Option<RejectionHandler>,
     pub(crate) login_url: Option<Cow<'static, str>>,
+    /// The counters of authenticated requests (feature `metrics`).
+    pub(crate) authenticated: observe::Authenticated,
     /// When a cookie conflict was last logged (clock millis), to log it once a minute;
     /// one clock for all replicas.
     conflict_logged_at: Arc<AtomicI64>,
@@ -56,6 +59,7 @@ impl Shared {
             cookies: Arc::new(CookieSettings::default()),
             handler: None,
             login_url: None,
+            authenticated: observe::Authenticated::default(),
             conflict_logged_at: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }

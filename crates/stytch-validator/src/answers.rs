@@ -275,20 +275,7 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session::from_data(SessionData {
-            claims_memo: Default::default(),
-            session_id: "session-test-1".into(),
-            user_id: "user-test-1".into(),
-            started_at: None,
-            last_accessed_at: None,
-            expires_at: OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap(),
-            attributes: Default::default(),
-            authentication_factors: Vec::new(),
-            roles: vec!["admin".into()],
-            custom_claims: Map::new(),
-            organization: None,
-            source: SessionSource::Remote,
-        })
+        crate::session::tests::session(SessionSource::Remote)
     }
 
     #[test]

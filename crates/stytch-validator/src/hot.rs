@@ -136,16 +136,24 @@ pub(crate) fn offer(owner: u64, token: &str, entry: &Arc<CachedToken>) {
 mod tests {
     use super::*;
     use crate::jwt::Times;
+    use crate::session::SessionSource;
     use crate::session::tests::session;
 
     fn entry(token: &str) -> Arc<CachedToken> {
         Arc::new(CachedToken::new(
             token,
-            session(),
+            session(SessionSource::LocalJwt),
             Times::for_test(),
             Arc::from("kid"),
             0,
         ))
+    }
+
+    /// Makes `token` a replica on this thread: two hits in a row.
+    fn promoted(owner: u64, token: &str) {
+        let e = entry(token);
+        offer(owner, token, &e);
+        offer(owner, token, &e);
     }
 
     fn hit(found: Option<Found>) -> Option<Session> {
@@ -172,9 +180,7 @@ mod tests {
     #[test]
     fn a_replica_answers_only_its_owner_and_its_whole_token() {
         let token = "header.payload.signature-two";
-        let e = entry(token);
-        offer(7, token, &e);
-        offer(7, token, &e);
+        promoted(7, token);
         assert!(hit(lookup(7, token, |_| Check::Fresh)).is_some());
         assert!(lookup(8, token, |_| Check::Fresh).is_none());
         // Same length and same last 8 bytes, so the same slot: still no match.
@@ -203,9 +209,7 @@ mod tests {
     #[test]
     fn a_revoked_replica_is_refused_and_a_gone_one_is_dropped() {
         let token = "header.payload.signature-three";
-        let e = entry(token);
-        offer(5, token, &e);
-        offer(5, token, &e);
+        promoted(5, token);
         assert!(matches!(
             lookup(5, token, |_| Check::Revoked),
             Some(Found::Revoked)

@@ -44,6 +44,7 @@ pub(crate) struct Local {
     pub(crate) jwks: Jwks,
     verified: Option<VerifiedCache>,
     verifications: AtomicU64,
+    hits: metrics::CacheHits,
     pub(crate) revoked: Arc<RevokedSet>,
 }
 
@@ -58,6 +59,7 @@ impl Local {
             jwks,
             verified,
             verifications: AtomicU64::new(0),
+            hits: metrics::CacheHits::default(),
             revoked,
         }
     }
@@ -84,7 +86,7 @@ impl Local {
         };
         match hot::lookup(self.id, jwt, |entry| self.recheck(entry)) {
             Some(Found::Hit(session)) => {
-                metrics::cache_hit();
+                self.hits.record();
                 return Cached::Hit(session);
             }
             Some(Found::Revoked) => return Cached::Revoked,
@@ -103,7 +105,7 @@ impl Local {
             }
         }
         hot::offer(self.id, jwt, &hit);
-        metrics::cache_hit();
+        self.hits.record();
         Cached::Hit(hit.session.clone())
     }
 

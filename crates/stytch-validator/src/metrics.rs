@@ -50,8 +50,20 @@ mod enabled {
 
     use super::CircuitState;
 
-    pub(crate) fn cache_hit() {
-        counter!("stytch_verified_cache_hits_total").increment(1);
+    /// The cache-hit counter, registered with the recorder on the first hit rather than
+    /// on every one: registering hashes the name and looks it up in the recorder's
+    /// registry, which costs more than the increment. The recorder in effect at a
+    /// cache's first hit is the one that counts its hits.
+    #[derive(Default)]
+    pub(crate) struct CacheHits(std::sync::OnceLock<metrics::Counter>);
+
+    impl CacheHits {
+        #[inline]
+        pub(crate) fn record(&self) {
+            self.0
+                .get_or_init(|| counter!("stytch_verified_cache_hits_total"))
+                .increment(1);
+        }
     }
 
     pub(crate) fn cache_miss() {
@@ -116,8 +128,13 @@ mod disabled {
 
     use super::CircuitState;
 
-    #[inline(always)]
-    pub(crate) fn cache_hit() {}
+    #[derive(Default)]
+    pub(crate) struct CacheHits;
+
+    impl CacheHits {
+        #[inline(always)]
+        pub(crate) fn record(&self) {}
+    }
     #[inline(always)]
     pub(crate) fn cache_miss() {}
     #[inline(always)]

@@ -741,8 +741,8 @@ pub use builder::SessionBuilder;
 pub(crate) mod tests {
     use super::*;
 
-    /// A plain consumer session.
-    pub(crate) fn session() -> Session {
+    /// A plain consumer session with the `admin` role.
+    pub(crate) fn session(source: SessionSource) -> Session {
         Session::from_data(SessionData {
             claims_memo: Default::default(),
             session_id: "session-test-1".into(),
@@ -755,7 +755,7 @@ pub(crate) mod tests {
             roles: vec!["admin".into()],
             custom_claims: Map::new(),
             organization: None,
-            source: SessionSource::LocalJwt,
+            source,
         })
     }
 }

@@ -11,65 +11,22 @@ use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum_stytch::layer::Mode;
-use axum_stytch::stytch_validator::{ManualClock, StytchConfigBuilder};
 use axum_stytch::{
     StytchLayer, StytchSession, Validator, require_factor_count, require_permission,
 };
 use futures_util::StreamExt as _;
 use serde_json::json;
-use stytch_emulator::{EmulatorHandle, Factor, Fault, NewSession, Route};
-use support::app::{self, Live, Req, Sent};
+use stytch_emulator::{Factor, Fault, NewSession, Route};
+use support::app::{self, Live, Req, Rig, Sent};
 use support::keys;
 use support::mock::{MockBody, Reply};
 use support::own::{self, MockLive};
 
-/// The emulator, a validator on a clock that follows it, and a router of our own.
-struct Rig {
-    emu: EmulatorHandle,
-    clock: ManualClock,
-    validator: Validator,
-    router: Router,
-}
-
-impl Rig {
-    async fn start(
-        configure: impl FnOnce(StytchConfigBuilder) -> StytchConfigBuilder,
-        app: impl FnOnce(Validator) -> Router,
-    ) -> Rig {
-        let emu = stytch_emulator::Emulator::builder()
-            .start()
-            .await
-            .expect("emulator starts");
-        let clock = ManualClock::at_unix_millis(emu.now_unix() * 1000);
-        let validator = app::validator(
-            emu.project_id(),
-            emu.secret(),
-            &emu.base_url(),
-            &clock,
-            configure,
-        );
-        validator.warm_up().await.expect("warm-up");
-        let router = app(validator.clone());
-        Rig {
-            emu,
-            clock,
-            validator,
-            router,
-        }
-    }
-
-    async fn call(&self, path: &str, req: &Req) -> Sent {
-        app::call(&self.router, path, req).await
-    }
-
-    fn advance(&self, by: Duration) {
-        self.emu.advance_clock(by);
-        self.clock.advance(by);
-    }
-
-    fn calls(&self) -> u64 {
-        self.emu.request_count(Route::Authenticate)
-    }
+/// `/me` (`whoami`) behind a default layer.
+fn me(validator: Validator) -> Router {
+    Router::new()
+        .route("/me", get(whoami))
+        .layer(StytchLayer::new(validator))
 }
 
 async fn whoami(session: StytchSession) -> axum::Json<serde_json::Value> {
@@ -154,15 +111,7 @@ async fn the_circuit_closes_after_a_401_on_its_half_open_probe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_from_different_sources_are_never_combined() {
-    let rig = Rig::start(
-        |b| b,
-        |v| {
-            Router::new()
-                .route("/me", get(whoami))
-                .layer(StytchLayer::new(v))
-        },
-    )
-    .await;
+    let rig = Rig::start(|b| b, me).await;
     let a = rig.emu.create_session(NewSession::new());
     let b = rig.emu.create_session(NewSession::new());
     assert_ne!(a.user_id, b.user_id);
@@ -201,15 +150,7 @@ async fn credentials_from_different_sources_are_never_combined() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bearer_refresh_is_handed_to_the_handler_not_written_as_cookies() {
-    let rig = Rig::start(
-        |b| b,
-        |v| {
-            Router::new()
-                .route("/me", get(whoami))
-                .layer(StytchLayer::new(v))
-        },
-    )
-    .await;
+    let rig = Rig::start(|b| b, me).await;
     let s = rig.emu.create_session(NewSession::new());
     rig.advance(SIX_MINUTES);
     let sent = rig.call("/me", &Req::bearer(&s.session_jwt)).await;
@@ -281,15 +222,7 @@ impl Jar {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_domain_cookie_beside_a_host_only_cookie_recovers_after_one_401() {
-    let rig = Rig::start(
-        |b| b,
-        |v| {
-            Router::new()
-                .route("/me", get(whoami))
-                .layer(StytchLayer::new(v))
-        },
-    )
-    .await;
+    let rig = Rig::start(|b| b, me).await;
     let s = rig.emu.create_session(NewSession::new());
     rig.advance(Duration::from_secs(1));
     // The frontend SDK set its cookies for the parent domain; an earlier refresh by
@@ -639,15 +572,7 @@ async fn a_random_kid_flood_during_a_jwks_outage_costs_one_fetch_per_backoff_ste
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_random_session_tokens_cannot_lock_out_real_users() {
-    let rig = Rig::start(
-        |b| b,
-        |v| {
-            Router::new()
-                .route("/me", get(whoami))
-                .layer(StytchLayer::new(v))
-        },
-    )
-    .await;
+    let rig = Rig::start(|b| b, me).await;
     let users: Vec<_> = (0..50)
         .map(|_| rig.emu.create_session(NewSession::new()))
         .collect();

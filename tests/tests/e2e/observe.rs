@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum_stytch::stytch_validator::{CircuitState, ManualClock};
-use axum_stytch::{StytchLayer, StytchSession, Validator, require_role};
+use axum_stytch::stytch_validator::CircuitState;
+use axum_stytch::{StytchLayer, StytchSession, require_role};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use serde_json::json;
-use stytch_emulator::{EmulatorHandle, Fault, NewSession, Route};
+use stytch_emulator::{Fault, NewSession, Route};
 use tower_http::trace::TraceLayer;
 use tracing::field::Empty;
 
-use crate::support::app::{self, Req};
+use crate::support::app::{self, Req, Rig};
 use crate::support::keys;
 use crate::support::own;
 
@@ -93,36 +93,19 @@ async fn me(session: StytchSession) -> String {
     session.user_id().to_owned()
 }
 
-struct World {
-    emu: EmulatorHandle,
-    clock: ManualClock,
-    validator: Validator,
-    router: Router,
-}
-
-async fn world() -> World {
-    let emu = stytch_emulator::Emulator::builder()
-        .start()
-        .await
-        .expect("emulator starts");
-    let clock = ManualClock::at_unix_millis(emu.now_unix() * 1000);
-    let validator = app::validator(
-        emu.project_id(),
-        emu.secret(),
-        &emu.base_url(),
-        &clock,
+/// The emulator, a validator whose circuit opens after two failures, and `/me` and
+/// `/admin` behind a layer; not warmed up (the warm-up's fetch is counted).
+async fn world() -> Rig {
+    Rig::cold(
         |b| b.circuit_breaker(2, Duration::from_secs(3600)),
-    );
-    let router = Router::new()
-        .route("/me", get(me))
-        .route("/admin", get(me).route_layer(require_role("admin")))
-        .layer(StytchLayer::new(validator.clone()));
-    World {
-        emu,
-        clock,
-        validator,
-        router,
-    }
+        |validator| {
+            Router::new()
+                .route("/me", get(me))
+                .route("/admin", get(me).route_layer(require_role("admin")))
+                .layer(StytchLayer::new(validator))
+        },
+    )
+    .await
 }
 
 #[test]

@@ -295,3 +295,62 @@ pub async fn settle(done: impl Fn() -> bool) -> bool {
     }
     done()
 }
+
+/// The emulator, a validator on a clock that follows it, and a router of our own.
+pub struct Rig {
+    pub emu: stytch_emulator::EmulatorHandle,
+    pub clock: ManualClock,
+    pub validator: Validator,
+    pub router: Router,
+}
+
+impl Rig {
+    /// Warmed up (the keys fetched).
+    pub async fn start(
+        configure: impl FnOnce(StytchConfigBuilder) -> StytchConfigBuilder,
+        app: impl FnOnce(Validator) -> Router,
+    ) -> Rig {
+        let rig = Self::cold(configure, app).await;
+        rig.validator.warm_up().await.expect("warm-up");
+        rig
+    }
+
+    /// Not warmed up: the first request (or `warm_up`) fetches the keys.
+    pub async fn cold(
+        configure: impl FnOnce(StytchConfigBuilder) -> StytchConfigBuilder,
+        app: impl FnOnce(Validator) -> Router,
+    ) -> Rig {
+        let emu = stytch_emulator::Emulator::builder()
+            .start()
+            .await
+            .expect("emulator starts");
+        let clock = ManualClock::at_unix_millis(emu.now_unix() * 1000);
+        let validator = validator(
+            emu.project_id(),
+            emu.secret(),
+            &emu.base_url(),
+            &clock,
+            configure,
+        );
+        let router = app(validator.clone());
+        Rig {
+            emu,
+            clock,
+            validator,
+            router,
+        }
+    }
+
+    pub async fn call(&self, path: &str, req: &Req) -> Sent {
+        call(&self.router, path, req).await
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.emu.advance_clock(by);
+        self.clock.advance(by);
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.emu.request_count(stytch_emulator::Route::Authenticate)
+    }
+}
