@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo build --release -p benches --features fleet,metrics --bin hit_cost
-//! for mode in off fleet fleet-revoked layer layer-prometheus; do
+//! for mode in off fleet fleet-revoked bare layer layer-prometheus; do
 //!   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='hit_cost::hits*' \
 //!     --callgrind-out-file=/dev/null target/release/hit_cost $mode 100000 2>&1 | grep refs
 //! done
@@ -13,7 +13,7 @@
 //! `Validator::cached` on a plain validator; `fleet`: in fleet mode on a `redis-server`
 //! the program starts; `fleet-revoked`: the same with 1000 other sessions revoked;
 //! `layer`: a request through `Router` + `StytchLayer` (`oneshot`), the JWT served from
-//! the cache; `layer-prometheus`: the same with a `metrics-exporter-prometheus` recorder
+//! the cache; `bare`: the same request through the router alone; `layer-prometheus`: the same with a `metrics-exporter-prometheus` recorder
 //! installed before the first request. `fleet*` need the `fleet` feature,
 //! `layer-prometheus` the `metrics` feature.
 
@@ -31,7 +31,7 @@ fn main() {
         .build()
         .expect("runtime");
     let fx = rt.block_on(Fixture::start());
-    if mode.starts_with("layer") {
+    if mode.starts_with("layer") || mode == "bare" {
         layer(&rt, &fx, &mode, n);
         return;
     }
@@ -54,7 +54,7 @@ fn main() {
         }
         other => {
             panic!(
-                "unknown mode {other} (off, fleet, fleet-revoked, layer, layer-prometheus; fleet needs --features fleet)"
+                "unknown mode {other} (off, fleet, fleet-revoked, bare, layer, layer-prometheus; fleet needs --features fleet)"
             )
         }
     };
@@ -85,8 +85,12 @@ fn layer(rt: &tokio::runtime::Runtime, fx: &Fixture, mode: &str, n: u64) {
     use axum::routing::get;
     use axum_stytch::StytchLayer;
 
-    let _recorder = match mode {
-        "layer" => None,
+    #[cfg(feature = "metrics")]
+    type Recorder = metrics_exporter_prometheus::PrometheusHandle;
+    #[cfg(not(feature = "metrics"))]
+    type Recorder = ();
+    let _recorder: Option<Recorder> = match mode {
+        "layer" | "bare" => None,
         #[cfg(feature = "metrics")]
         "layer-prometheus" => Some(
             metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -95,9 +99,12 @@ fn layer(rt: &tokio::runtime::Runtime, fx: &Fixture, mode: &str, n: u64) {
         ),
         other => panic!("unknown mode {other} (layer-prometheus needs --features metrics)"),
     };
-    let app = Router::new()
-        .route("/", get(benches::hello))
-        .layer(StytchLayer::new(rt.block_on(fx.validator(10_000))));
+    let app = Router::new().route("/", get(benches::hello));
+    let app = if mode == "bare" {
+        app
+    } else {
+        app.layer(StytchLayer::new(rt.block_on(fx.validator(10_000))))
+    };
     let cookie =
         axum::http::HeaderValue::from_str(&format!("{}={}", benches::JWT_COOKIE, fx.token))
             .expect("cookie");

@@ -927,6 +927,10 @@ fn throughput(workers: usize, secs: f64, batch: u64, op: Op) -> (f64, f64) {
     })
 }
 
+/// Rounds per row of the scaling table: single 2 s runs on a shared VM differ by more
+/// than the effects measured.
+const SCALING_ROUNDS: usize = 3;
+
 /// The worker counts the scaling phase measures: 1, 2, then doubling up to the cores.
 fn worker_counts(cores: usize) -> Vec<usize> {
     let mut counts = vec![1, 2];
@@ -1041,7 +1045,7 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     );
     let _ = writeln!(
         w,
-        "64 tasks loop over the operation (yielding every *batch* operations) for 2 s, process not pinned; rounds interleaved by worker count (1w, 2w, …, 1w, 2w, …) after waiting for quiet; medians of 2 rounds. Targets: `Validator::cached` with one token for all tasks ≥ 1.8× at 2 workers; Router + StytchLayer cache hit ≥ 1.85× at 2 workers.\n"
+        "64 tasks loop over the operation (yielding every *batch* operations) for 2 s, process not pinned; rounds interleaved by worker count (1w, 2w, …, 1w, 2w, …) after waiting for quiet; medians of {SCALING_ROUNDS} rounds. Targets: `Validator::cached` with one token for all tasks ≥ 1.8× at 2 workers; Router + StytchLayer cache hit ≥ 1.85× at 2 workers.\n"
     );
     let _ = write!(w, "| operation | batch |");
     for n in &counts {
@@ -1055,7 +1059,7 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
         }
         let mut by_count: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
         let mut cpu2 = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..SCALING_ROUNDS {
             wait_quiet();
             for (k, &n) in counts.iter().enumerate() {
                 let (ops, cpu) = throughput(n, 2.0, batch, Arc::clone(&op));

@@ -239,8 +239,9 @@ type AuthFuture<ReqBody> =
 
 /// What the response path still has to do to the inner service's response.
 struct Finish {
-    /// `Set-Cookie` values to add (a refresh, or cleared cookies).
-    cookies: Option<[Option<HeaderValue>; 2]>,
+    /// `Set-Cookie` values to add (a refresh, or cleared cookies): boxed, because they
+    /// are rare and the future that carries this is moved on every request.
+    cookies: Option<Box<[Option<HeaderValue>; 2]>>,
     shared: Arc<Shared>,
     /// Whether a refusal raised behind the layer becomes a login redirect.
     wants_html: bool,
@@ -271,7 +272,7 @@ impl Finish {
             response = self.shared.render(rejection, self.wants_html).map(B::from);
         }
         if let Some(values) = self.cookies {
-            append_cookies(response.headers_mut(), values);
+            append_cookies(response.headers_mut(), *values);
         }
         // A handler ended the session (`StytchSession::revoke`).
         if ended && self.clears_cookies {
@@ -320,7 +321,8 @@ where
                     // Treated like absent credentials; a cookie conflict still gets the
                     // layer's own cookies cleared so the next request recovers.
                     let mut finish = Finish::new(shared, req.headers(), None);
-                    finish.cookies = (conflict && cookies.write).then(|| cookies.cleared());
+                    finish.cookies =
+                        (conflict && cookies.write).then(|| Box::new(cookies.cleared()));
                     req.extensions_mut().insert(LayerRan);
                     return ResponseFuture::inner(self.inner.call(req), finish);
                 }
@@ -480,11 +482,11 @@ where
                                 .as_ref()
                                 .filter(|_| shared.cookies.write && *origin == Origin::Cookies)
                                 .map(|r| {
-                                    shared.cookies.refreshed(
+                                    Box::new(shared.cookies.refreshed(
                                         &r.session_jwt,
                                         &r.session_token,
                                         session.expires_at(),
-                                    )
+                                    ))
                                 });
                             request.extensions_mut().insert(RequestSession::new(
                                 session,

@@ -55,6 +55,13 @@ impl KeySet {
         self.keys.contains_key(kid)
     }
 
+    /// [`contains`](Self::contains) for a kid a cache entry got from [`kid`](Self::kid):
+    /// while this set is the one it came from, the answer is a pointer comparison over
+    /// its few keys instead of hashing the kid on every cache hit.
+    pub(crate) fn holds(&self, kid: &Arc<str>) -> bool {
+        self.keys.keys().any(|k| Arc::ptr_eq(k, kid)) || self.contains(kid)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

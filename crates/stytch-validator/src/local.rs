@@ -117,7 +117,7 @@ impl Local {
         let now = self.config.clock.now_millis();
         let keys = self.jwks.load_at(now);
         if entry.times.check(now, &self.config).is_err()
-            || !keys.contains(&entry.kid)
+            || !keys.holds(&entry.kid)
             || self.jwks.is_stale_at(&keys, now)
         {
             return Check::Gone;
