@@ -16,10 +16,47 @@
 //! the cache; `bare`: the same request through the router alone; `layer-prometheus`: the same with a `metrics-exporter-prometheus` recorder
 //! installed before the first request. `fleet*` need the `fleet` feature,
 //! `layer-prometheus` the `metrics` feature.
+//!
+//! `hit_cost entry-bytes 5000` (no callgrind) verifies 5000 distinct tokens into the
+//! verified cache and prints the heap bytes held per entry, counted by a global
+//! allocator that wraps the system's, beside what the cache weighs each entry at.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use benches::Fixture;
+
+/// Counts the heap bytes held, for the `entry-bytes` mode.
+struct Counting;
+
+static HELD: AtomicI64 = AtomicI64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is
+// added.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HELD.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HELD.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HELD.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -31,6 +68,10 @@ fn main() {
         .build()
         .expect("runtime");
     let fx = rt.block_on(Fixture::start());
+    if mode == "entry-bytes" {
+        entry_bytes(&rt, &fx, n);
+        return;
+    }
     if mode.starts_with("layer") || mode == "bare" {
         layer(&rt, &fx, &mode, n);
         return;
@@ -148,4 +189,39 @@ fn hits_through_the_layer(app: &axum::Router, cookie: &axum::http::HeaderValue, 
 
 fn requests(app: &axum::Router, cookie: &axum::http::HeaderValue, n: u64) {
     hits_through_the_layer(app, cookie, n);
+}
+
+/// The `entry-bytes` mode: the heap bytes the verified cache holds per entry, counted
+/// by the allocator, beside the cache's own weight of them.
+fn entry_bytes(rt: &tokio::runtime::Runtime, fx: &Fixture, n: u64) {
+    use axum_stytch::stytch_validator::Credentials;
+
+    let tokens: Vec<String> = (0..n)
+        .map(|_| {
+            let s = fx.emu.create_session(
+                stytch_emulator::NewSession::new()
+                    .factor(stytch_emulator::Factor::email_magic_link(
+                        "ada.lovelace@example.com",
+                    ))
+                    .roles(["editor"]),
+            );
+            benches::stytch_shaped(&fx.emu, &s.session_jwt, benches::TOKEN_BYTES)
+        })
+        .collect();
+    // A budget far above what the entries weigh: nothing is evicted.
+    let validator = rt.block_on(fx.validator(100_000));
+    rt.block_on(validator.authenticate(Credentials::jwt(fx.token.clone())))
+        .expect("verifies");
+    let before = HELD.load(Ordering::Relaxed);
+    for t in &tokens {
+        benches::now(validator.authenticate(Credentials::jwt(t.clone()))).expect("verifies");
+    }
+    let held = HELD.load(Ordering::Relaxed) - before;
+    let health = validator.health();
+    println!(
+        "{n} entries of {}-byte tokens: {:.0} heap bytes held per entry (allocator), {:.0} weighed per entry by the cache",
+        tokens[0].len(),
+        held as f64 / n as f64,
+        health.verified_cache_bytes as f64 / health.verified_cache_entries.max(1) as f64,
+    );
 }

@@ -57,6 +57,19 @@ pub(crate) struct SessionData {
     pub(crate) source: SessionSource,
 }
 
+impl SessionData {
+    /// Gives back what parsing left over: spare capacity of the vectors, and the node a
+    /// map keeps after its last entry was filtered out. A cached session lives for
+    /// minutes, and its bytes count against the verified cache's budget.
+    fn compact(&mut self) {
+        self.authentication_factors.shrink_to_fit();
+        self.roles.shrink_to_fit();
+        if self.custom_claims.is_empty() {
+            self.custom_claims = Map::new();
+        }
+    }
+}
+
 /// The typed custom claims of a session, parsed on first use and kept with it: a
 /// session from the verified cache parses its claims once, not once per request.
 #[derive(Clone, Default)]
@@ -82,7 +95,8 @@ impl<'de> Deserialize<'de> for NoClaims {
 }
 
 impl Session {
-    pub(crate) fn from_data(data: SessionData) -> Self {
+    pub(crate) fn from_data(mut data: SessionData) -> Self {
+        data.compact();
         Self(Arc::new(data))
     }
 
@@ -214,40 +228,33 @@ impl Session {
         self.0.source
     }
 
-    /// Roughly the heap bytes this session holds (for the verified cache's byte bound).
+    /// The heap bytes this session holds, as the allocator counts them plus a malloc
+    /// header per allocation: what the verified cache weighs it at.
     pub(crate) fn heap_bytes(&self) -> usize {
+        use crate::verified::heap::{alloc, map, string, vec};
         let d = &*self.0;
-        let strings = |v: &[String]| -> usize {
-            v.iter()
-                .map(|s| s.len() + std::mem::size_of::<String>())
-                .sum()
-        };
-        let json = |m: &Map<String, Value>| -> usize {
-            if m.is_empty() {
-                0
-            } else {
-                // Parsed JSON holds about twice its text in nodes and strings.
-                2 * serde_json::to_string(m).map_or(0, |s| s.len())
-            }
-        };
-        std::mem::size_of::<SessionData>()
-            + 2 * std::mem::size_of::<usize>()
-            + d.session_id.len()
-            + d.user_id.len()
-            + d.attributes.ip_address.len()
-            + d.attributes.user_agent.len()
-            + strings(&d.roles)
+        alloc(std::mem::size_of::<SessionData>() + 2 * std::mem::size_of::<usize>())
+            + string(&d.session_id)
+            + string(&d.user_id)
+            + string(&d.attributes.ip_address)
+            + string(&d.attributes.user_agent)
+            + vec(&d.roles)
+            + d.roles.iter().map(string).sum::<usize>()
             + d.organization
                 .as_ref()
-                .map_or(0, |o| o.organization_id.len() + o.slug.len())
-            + json(&d.custom_claims)
+                .map_or(0, |o| string(&o.organization_id) + string(&o.slug))
+            + map(&d.custom_claims)
+            + vec(&d.authentication_factors)
             + d.authentication_factors
                 .iter()
                 .map(|f| {
-                    std::mem::size_of::<AuthenticationFactor>()
-                        + f.factor_type.len()
-                        + f.delivery_method.len()
-                        + json(&f.details)
+                    string(&f.factor_type)
+                        + string(&f.delivery_method)
+                        + vec(&f.details)
+                        + f.details
+                            .iter()
+                            .map(|(k, v)| alloc(k.len()) + alloc(v.len()))
+                            .sum::<usize>()
                 })
                 .sum::<usize>()
     }
@@ -368,33 +375,40 @@ pub struct SessionAttributes {
 
 /// One authentication factor of a session. `type` and `delivery_method` are kept as open
 /// strings: Stytch adds new ones, and an unknown value must not break authentication.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuthenticationFactor {
-    #[serde(rename = "type")]
     factor_type: String,
-    #[serde(default)]
     delivery_method: String,
-    #[serde(
-        default,
-        with = "crate::time_fmt::option",
-        skip_serializing_if = "Option::is_none"
-    )]
     last_authenticated_at: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        with = "crate::time_fmt::option",
-        skip_serializing_if = "Option::is_none"
-    )]
     created_at: Option<OffsetDateTime>,
-    #[serde(
-        default,
-        with = "crate::time_fmt::option",
-        skip_serializing_if = "Option::is_none"
-    )]
     updated_at: Option<OffsetDateTime>,
-    /// The `<kind>_factor` sub-objects, as sent.
-    #[serde(flatten)]
-    details: Map<String, Value>,
+    /// The `<kind>_factor` sub-objects, each as its compact JSON text: two short strings
+    /// instead of a tree of map nodes (about 1.3 KB for an email factor), in a session
+    /// the verified cache keeps for minutes. Read them with the typed accessors.
+    details: Vec<(Box<str>, Box<str>)>,
+}
+
+impl Serialize for AuthenticationFactor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("type", &self.factor_type)?;
+        map.serialize_entry("delivery_method", &self.delivery_method)?;
+        for (key, time) in [
+            ("last_authenticated_at", self.last_authenticated_at),
+            ("created_at", self.created_at),
+            ("updated_at", self.updated_at),
+        ] {
+            if let Some(time) = time {
+                map.serialize_entry(key, &crate::time_fmt::Rfc3339(time))?;
+            }
+        }
+        for (key, text) in &self.details {
+            let value: Value = serde_json::from_str(text).map_err(S::Error::custom)?;
+            map.serialize_entry(&**key, &value)?;
+        }
+        map.end()
+    }
 }
 
 // Hand-written rather than `#[serde(flatten)]` (which buffers every value first): the
@@ -430,7 +444,7 @@ impl<'de> Deserialize<'de> for AuthenticationFactor {
                     last_authenticated_at: None,
                     created_at: None,
                     updated_at: None,
-                    details: Map::new(),
+                    details: Vec::new(),
                 };
                 while let Some(crate::map_key::Key(key)) = map.next_key()? {
                     match &*key {
@@ -445,13 +459,16 @@ impl<'de> Deserialize<'de> for AuthenticationFactor {
                         "created_at" => factor.created_at = map.next_value::<Time>()?.0,
                         "updated_at" => factor.updated_at = map.next_value::<Time>()?.0,
                         _ => {
-                            let value = map.next_value()?;
-                            factor.details.insert(key.into_owned(), value);
+                            let value: Value = map.next_value()?;
+                            factor
+                                .details
+                                .push((key.into(), value.to_string().into_boxed_str()));
                         }
                     }
                 }
                 factor.factor_type =
                     factor_type.ok_or_else(|| serde::de::Error::missing_field("type"))?;
+                factor.details.shrink_to_fit();
                 Ok(factor)
             }
         }
@@ -552,13 +569,17 @@ impl AuthenticationFactor {
         self.updated_at
     }
 
-    /// A sub-object by its key (e.g. `"crypto_wallet_factor"`), as sent.
-    pub fn detail(&self, key: &str) -> Option<&Value> {
-        self.details.get(key)
+    /// A sub-object by its key (e.g. `"crypto_wallet_factor"`), as sent, parsed anew
+    /// on each call.
+    pub fn detail(&self, key: &str) -> Option<Value> {
+        self.typed(key)
     }
 
     fn typed<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.details.get(key).and_then(|v| T::deserialize(v).ok())
+        self.details
+            .iter()
+            .find(|(k, _)| **k == *key)
+            .and_then(|(_, text)| serde_json::from_str(text).ok())
     }
 
     /// The `email_factor`, for magic links and email OTPs.
@@ -576,7 +597,7 @@ impl AuthenticationFactor {
         self.details
             .iter()
             .find(|(k, _)| k.ends_with("_oauth_factor"))
-            .and_then(|(_, v)| OAuthFactor::deserialize(v).ok())
+            .and_then(|(_, text)| serde_json::from_str(text).ok())
     }
 
     /// The `webauthn_factor`.
@@ -689,7 +710,7 @@ mod builder {
                 last_authenticated_at: Some(at),
                 created_at: Some(at),
                 updated_at: Some(at),
-                details: Map::new(),
+                details: Vec::new(),
             });
             self
         }
@@ -740,6 +761,29 @@ pub use builder::SessionBuilder;
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn factor_details_are_kept_as_text_and_read_back_whole() {
+        let sent = serde_json::json!({
+            "type": "magic_link",
+            "delivery_method": "email",
+            "last_authenticated_at": "2026-11-29T04:00:00Z",
+            "email_factor": {"email_id": "email-test-1", "email_address": "ada@example.com"},
+            "crypto_wallet_factor": {"crypto_wallet_address": "0xabc", "crypto_wallet_type": "ethereum"},
+        });
+        let factor: AuthenticationFactor = serde_json::from_value(sent.clone()).expect("parses");
+        assert_eq!(
+            factor.email_factor().expect("typed").email_address,
+            "ada@example.com"
+        );
+        assert_eq!(
+            factor.detail("crypto_wallet_factor"),
+            Some(sent["crypto_wallet_factor"].clone())
+        );
+        assert_eq!(factor.detail("phone_number_factor"), None);
+        // Serialized as received: the details are objects again, not strings.
+        assert_eq!(serde_json::to_value(&factor).expect("serializes"), sent);
+    }
 
     /// A plain consumer session with the `admin` role.
     pub(crate) fn session(source: SessionSource) -> Session {

@@ -27,7 +27,10 @@ impl CachedToken {
         kid: Arc<str>,
         epoch: u64,
     ) -> Self {
-        let weight = (ENTRY_OVERHEAD + token.len() + session.heap_bytes()) as u64;
+        let weight = (heap::alloc(token.len())
+            + heap::alloc(std::mem::size_of::<CachedToken>() + 2 * std::mem::size_of::<usize>())
+            + CACHE_SLOT
+            + session.heap_bytes()) as u64;
         Self {
             session,
             times,
@@ -38,13 +41,53 @@ impl CachedToken {
     }
 }
 
-/// The fixed cost of an entry besides the token and the session's heap: the key's and
-/// value's headers, the `Arc` counts, and the cache's own slot.
-const ENTRY_OVERHEAD: usize = std::mem::size_of::<String>()
-    + std::mem::size_of::<Arc<CachedToken>>()
-    + std::mem::size_of::<CachedToken>()
-    + 2 * std::mem::size_of::<usize>()
-    + 32;
+/// What an entry costs in the cache's own table: the key's and value's headers and the
+/// cache's bookkeeping for the slot.
+const CACHE_SLOT: usize =
+    std::mem::size_of::<String>() + std::mem::size_of::<Arc<CachedToken>>() + 32;
+
+/// How the weigher counts heap bytes: what each allocation asks for, plus the header
+/// the allocator keeps with it (the resident cost is what bounds memory).
+pub(crate) mod heap {
+    use serde_json::{Map, Value};
+
+    const MALLOC_HEADER: usize = 16;
+
+    /// One allocation of `bytes` (none for 0).
+    pub(crate) fn alloc(bytes: usize) -> usize {
+        if bytes == 0 { 0 } else { bytes + MALLOC_HEADER }
+    }
+
+    pub(crate) fn string(s: &String) -> usize {
+        alloc(s.capacity())
+    }
+
+    /// The vector's buffer, not what its elements hold.
+    pub(crate) fn vec<T>(v: &Vec<T>) -> usize {
+        alloc(v.capacity() * std::mem::size_of::<T>())
+    }
+
+    /// A JSON object: serde_json's map is a B-tree whose nodes hold up to 11 entries
+    /// each, allocated whole.
+    pub(crate) fn map(m: &Map<String, Value>) -> usize {
+        const NODE: usize =
+            11 * (std::mem::size_of::<String>() + std::mem::size_of::<Value>()) + 16;
+        if m.is_empty() {
+            return 0;
+        }
+        alloc(NODE) * m.len().div_ceil(11)
+            + m.iter().map(|(k, v)| string(k) + value(v)).sum::<usize>()
+    }
+
+    fn value(v: &Value) -> usize {
+        match v {
+            Value::String(s) => string(s),
+            Value::Array(a) => vec(a) + a.iter().map(value).sum::<usize>(),
+            Value::Object(m) => map(m),
+            _ => 0,
+        }
+    }
+}
 
 /// Weighs an entry by the bytes it holds, so the cache is bounded by memory, whatever
 /// the size of the tokens (which the application does not control).
