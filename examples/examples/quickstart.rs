@@ -729,6 +729,10 @@ fn clock_time(t: OffsetDateTime) -> String {
 #[tokio::main]
 async fn main() -> Result<(), examples::Error> {
     examples::init_tracing();
+    // `cargo run --example quickstart --features metrics`: Prometheus text at /metrics.
+    // The recorder goes in first, so that it sees everything from the warm-up on.
+    #[cfg(feature = "metrics")]
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
     let stytch = examples::stytch_validator_or_emulator(examples::example_policy()).await?;
     let demo = stytch
         .emulator()
@@ -737,16 +741,11 @@ async fn main() -> Result<(), examples::Error> {
         layer(stytch.validator.clone(), stytch.is_emulator()),
         demo.clone(),
     );
-    // `cargo run --example quickstart --features metrics`: Prometheus text at /metrics.
     #[cfg(feature = "metrics")]
-    let app = {
-        let prometheus =
-            metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
-        app.route(
-            "/metrics",
-            get(move || std::future::ready(prometheus.render())),
-        )
-    };
+    let app = app.route(
+        "/metrics",
+        get(move || std::future::ready(prometheus.render())),
+    );
     let listener = examples::bind("127.0.0.1:3000").await?;
     let base = format!("http://{}", listener.local_addr()?);
     match (stytch.emulator(), &demo) {

@@ -927,9 +927,12 @@ fn throughput(workers: usize, secs: f64, batch: u64, op: Op) -> (f64, f64) {
     })
 }
 
-/// Rounds per row of the scaling table: single 2 s runs on a shared VM differ by more
-/// than the effects measured.
-const SCALING_ROUNDS: usize = 3;
+/// Windows per row of the scaling table, each measured at every worker count back to
+/// back (in alternating order), so that a ratio compares windows taken moments apart:
+/// on a shared VM the machine's speed drifts by more than the effects measured.
+const SCALING_PAIRS: usize = 6;
+/// Seconds per window.
+const SCALING_WINDOW_S: f64 = 1.5;
 
 /// The worker counts the scaling phase measures: 1, 2, then doubling up to the cores.
 fn worker_counts(cores: usize) -> Vec<usize> {
@@ -1045,50 +1048,56 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     );
     let _ = writeln!(
         w,
-        "64 tasks loop over the operation (yielding every *batch* operations) for 2 s, process not pinned; rounds interleaved by worker count (1w, 2w, …, 1w, 2w, …) after waiting for quiet; medians of {SCALING_ROUNDS} rounds. Targets: `Validator::cached` with one token for all tasks ≥ 1.8× at 2 workers; Router + StytchLayer cache hit ≥ 1.85× at 2 workers.\n"
+        "64 tasks loop over the operation (yielding every *batch* operations), process not pinned. Per row, after waiting for quiet: {SCALING_PAIRS} sets of back-to-back {SCALING_WINDOW_S} s windows, one per worker count (order alternating); a scaling figure is the median over the sets of the ratio of ops/s in one set's windows (min–max in brackets), an ops/s figure the median of its windows. Targets: `Validator::cached` with one token for all tasks ≥ 1.8× at 2 workers; Router + StytchLayer cache hit ≥ 1.85× at 2 workers.\n"
     );
     let _ = write!(w, "| operation | batch |");
     for n in &counts {
         let _ = write!(w, " {n}w ops/s |");
     }
-    let _ = writeln!(w, " scaling 2w/1w (per round) | CPU used at 2w |");
+    let _ = writeln!(w, " scaling 2w/1w (min–max) | CPU used at 2w |");
     let _ = writeln!(w, "|---|---|{}---|---|", "---|".repeat(counts.len()));
     for (name, batch, op) in ops {
         if filter.is_some_and(|f| !name.contains(f)) {
             continue;
         }
+        wait_quiet();
+        // ops/s per worker count and pair, and each count's ratio to the 1-worker
+        // window of the same pair.
         let mut by_count: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
         let mut cpu2 = Vec::new();
-        for _ in 0..SCALING_ROUNDS {
-            wait_quiet();
-            for (k, &n) in counts.iter().enumerate() {
-                let (ops, cpu) = throughput(n, 2.0, batch, Arc::clone(&op));
-                by_count[k].push(ops);
-                if n == 2 {
+        for pair in 0..SCALING_PAIRS {
+            let mut order: Vec<usize> = (0..counts.len()).collect();
+            if pair % 2 == 1 {
+                order.reverse();
+            }
+            let mut window = vec![0.0; counts.len()];
+            for k in order {
+                let (ops, cpu) = throughput(counts[k], SCALING_WINDOW_S, batch, Arc::clone(&op));
+                window[k] = ops;
+                if counts[k] == 2 {
                     cpu2.push(cpu);
                 }
             }
-        }
-        let ratios: Vec<String> = by_count[0]
-            .iter()
-            .zip(&by_count[1])
-            .map(|(a, b)| format!("{:.2}", b / a))
-            .collect();
-        let one = median(&mut by_count[0].clone());
-        let _ = write!(w, "| {name} | {batch} |");
-        for (k, v) in by_count.iter().enumerate() {
-            let m = median(&mut v.clone());
-            if k == 0 {
-                let _ = write!(w, " {m:.0} |");
-            } else {
-                let _ = write!(w, " {m:.0} ({:.2}×) |", m / one);
+            for k in 0..counts.len() {
+                by_count[k].push(window[k]);
+                ratios[k].push(window[k] / window[0]);
             }
         }
+        let _ = write!(w, "| {name} | {batch} |");
+        for k in 0..counts.len() {
+            let ops = median(&mut by_count[k].clone());
+            if k == 0 {
+                let _ = write!(w, " {ops:.0} |");
+            } else {
+                let _ = write!(w, " {ops:.0} ({:.2}×) |", median(&mut ratios[k].clone()));
+            }
+        }
+        let (lo, hi) = min_max(&ratios[1]);
         let _ = writeln!(
             w,
-            " **{:.2}** ({}) | {:.2} |",
-            median(&mut by_count[1].clone()) / one,
-            ratios.join(", "),
+            " **{:.2}** ({lo:.2}–{hi:.2}) | {:.2} |",
+            median(&mut ratios[1].clone()),
             median(&mut cpu2),
         );
         eprintln!("scaling {name}: done");
