@@ -22,7 +22,7 @@ use crate::rejection::StytchRejection;
 pub(crate) type RejectionHandler = Arc<dyn Fn(StytchRejection) -> Response + Send + Sync>;
 
 /// The layer's settings, shared by every request (and held by each request's session).
-/// Cloning keeps the [`id`](Self::id): a clone is a replica of the same settings; a
+/// Cloning keeps the `id`: a clone is a replica of the same settings; a
 /// builder that changes them gives them a new id.
 #[derive(Clone)]
 pub(crate) struct Shared {
@@ -75,7 +75,7 @@ impl Shared {
     /// This thread's replica of these settings. The first request on a thread makes it
     /// (a handful of reference counts, once); every later one clones an `Arc` whose
     /// count only this thread writes. A thread keeps the replicas of the last
-    /// [`REPLICAS`] layers it served; those of dropped layers go when it makes another.
+    /// `REPLICAS` layers it served; those of dropped layers go when it makes another.
     pub(crate) fn here(self: &Arc<Self>) -> Arc<Self> {
         REPLICAS_HERE
             .try_with(|table| {
