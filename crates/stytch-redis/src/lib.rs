@@ -64,6 +64,7 @@
 
 mod fleet;
 mod scripts;
+mod shared;
 mod worker;
 
 pub use fleet::{RedisFleet, RedisFleetBuilder};

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use stytch_validator::fleet::Revocation;
 
-use crate::fleet::Shared;
+use crate::shared::Shared;
 
 /// How often pending revocations are retried while connected.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
