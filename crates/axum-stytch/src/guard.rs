@@ -26,6 +26,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::observe;
+use crate::per_thread::PerThread;
 use crate::rejection::StytchRejection;
 use crate::session::{StytchSession, session_of};
 
@@ -92,6 +93,7 @@ impl OrgSource {
     }
 }
 
+#[derive(Clone)]
 enum Check {
     FactorCount(usize),
     Factor(String),
@@ -107,7 +109,7 @@ enum Check {
         resource: String,
         action: String,
     },
-    Predicate(Box<Predicate>),
+    Predicate(Arc<Predicate>),
     All(Vec<Arc<Check>>),
     Any(Vec<Arc<Check>>),
     Not(Arc<Check>),
@@ -234,7 +236,7 @@ impl Guard {
     /// let beta = Guard::from_fn(|s| s.custom_claim::<bool>("beta_tester") == Some(true));
     /// ```
     pub fn from_fn(check: impl Fn(&Session) -> bool + Send + Sync + 'static) -> Guard {
-        guard(Check::Predicate(Box::new(check)))
+        guard(Check::Predicate(Arc::new(check)))
     }
 
     /// Every guard must allow (none: allows).
@@ -517,7 +519,7 @@ impl<S> Layer<S> for Guard {
     fn layer(&self, inner: S) -> GuardService<S> {
         GuardService {
             inner,
-            check: Arc::clone(&self.0),
+            check: PerThread::from_arc(Arc::clone(&self.0)),
         }
     }
 }
@@ -528,23 +530,24 @@ impl<S> Layer<S> for RouteGuard {
     fn layer(&self, inner: S) -> GuardService<S> {
         GuardService {
             inner,
-            check: Arc::clone(&self.0),
+            check: PerThread::from_arc(Arc::clone(&self.0)),
         }
     }
 }
 
-/// The service a [`Guard`] or [`RouteGuard`] produces as a layer.
+/// The service a [`Guard`] or [`RouteGuard`] produces as a layer. axum clones it for
+/// every request; the clone reaches the check through this thread's replica of it.
 #[derive(Clone)]
 pub struct GuardService<S> {
     inner: S,
-    check: Arc<Check>,
+    check: PerThread<Check>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for GuardService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GuardService")
             .field("inner", &self.inner)
-            .field("check", &self.check)
+            .field("check", &*self.check)
             .finish()
     }
 }
@@ -568,7 +571,7 @@ where
         // Call the service that was driven to readiness, leave a fresh clone behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let check = Arc::clone(&self.check);
+        let check = self.check.share();
         GuardFuture(Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let auth = match session_of(&parts) {

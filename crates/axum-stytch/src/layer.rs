@@ -20,6 +20,7 @@ pub use cookie::SameSite;
 
 use crate::credentials::{self, Origin, Unusable};
 use crate::observe::{self, Outcome};
+use crate::per_thread::PerThread;
 use crate::rejection::{Rendered, StytchRejection};
 use crate::session::{LayerRan, RequestSession};
 use crate::shared::{Shared, append_cookies};
@@ -53,7 +54,7 @@ pub enum Mode {
 #[derive(Clone)]
 #[must_use]
 pub struct StytchLayer {
-    shared: Arc<Shared>,
+    shared: PerThread<Shared>,
 }
 
 impl std::fmt::Debug for StytchLayer {
@@ -71,12 +72,12 @@ impl StytchLayer {
     /// [`with_mode`](Self::with_mode).
     pub fn new(validator: Validator) -> Self {
         Self {
-            shared: Arc::new(Shared::new(validator)),
+            shared: PerThread::new(Shared::new(validator)),
         }
     }
 
     fn shared_mut(&mut self) -> &mut Shared {
-        Shared::make_mut(&mut self.shared)
+        self.shared.make_mut()
     }
 
     /// What to do with requests that have no usable session (default
@@ -186,26 +187,17 @@ impl<S> Layer<S> for StytchLayer {
     fn layer(&self, inner: S) -> Self::Service {
         StytchService {
             inner,
-            shared: Arc::clone(&self.shared),
+            shared: self.shared.share(),
         }
     }
 }
 
-/// The service [`StytchLayer`] produces.
+/// The service [`StytchLayer`] produces. axum clones it for every request; the clone
+/// reaches the layer's settings through this thread's replica of them.
+#[derive(Clone)]
 pub struct StytchService<S> {
     inner: S,
-    shared: Arc<Shared>,
-}
-
-/// axum clones a route's service for every request: the clone takes this thread's
-/// replica of the layer's settings, so no reference count is shared between cores.
-impl<S: Clone> Clone for StytchService<S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            shared: self.shared.here(),
-        }
-    }
+    shared: PerThread<Shared>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for StytchService<S> {
@@ -242,7 +234,7 @@ struct Finish {
     /// `Set-Cookie` values to add (a refresh, or cleared cookies): boxed, because they
     /// are rare and the future that carries this is moved on every request.
     cookies: Option<Box<[Option<HeaderValue>; 2]>>,
-    shared: Arc<Shared>,
+    shared: PerThread<Shared>,
     /// Whether a refusal raised behind the layer becomes a login redirect.
     wants_html: bool,
     /// Whether the request authenticated with cookies the layer may clear on logout.
@@ -250,10 +242,10 @@ struct Finish {
 }
 
 impl Finish {
-    fn new(shared: &Arc<Shared>, headers: &HeaderMap, origin: Option<Origin>) -> Self {
+    fn new(shared: &PerThread<Shared>, headers: &HeaderMap, origin: Option<Origin>) -> Self {
         Self {
             cookies: None,
-            shared: Arc::clone(shared),
+            shared: shared.share(),
             wants_html: shared.wants_html(headers),
             clears_cookies: origin == Some(Origin::Cookies) && shared.cookies.write,
         }
@@ -341,7 +333,7 @@ where
             shared.authenticated.record(found.origin);
             observe::record_session(&session, Some(found.origin));
             let finish = Finish::new(shared, req.headers(), Some(found.origin));
-            let request_session = RequestSession::new(session, Arc::clone(shared), None);
+            let request_session = RequestSession::new(session, shared.share(), None);
             req.extensions_mut().insert(request_session);
             return ResponseFuture::inner(self.inner.call(req), finish);
         }
@@ -377,7 +369,7 @@ where
             state: State::Authenticating {
                 auth,
                 service,
-                shared: Arc::clone(shared),
+                shared: shared.share(),
                 origin,
             },
         }
@@ -405,7 +397,7 @@ pin_project_lite::pin_project! {
             #[pin]
             auth: AuthFuture<ReqBody>,
             service: S,
-            shared: Arc<Shared>,
+            shared: PerThread<Shared>,
             origin: Origin,
         },
         Inner {
@@ -490,7 +482,7 @@ where
                                 });
                             request.extensions_mut().insert(RequestSession::new(
                                 session,
-                                Arc::clone(shared),
+                                shared.share(),
                                 refreshed,
                             ));
                         }

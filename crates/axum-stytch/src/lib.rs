@@ -432,6 +432,7 @@ mod credentials;
 pub mod guard;
 pub mod layer;
 mod observe;
+mod per_thread;
 mod rejection;
 mod session;
 mod shared;

@@ -11,6 +11,7 @@ use stytch_validator::{
     AuthError, Authorization, NoClaims, Reason, RefreshedTokens, Session, Validator,
 };
 
+use crate::per_thread::PerThread;
 use crate::rejection::StytchRejection;
 use crate::shared::Shared;
 
@@ -19,14 +20,14 @@ use crate::shared::Shared;
 #[derive(Clone)]
 pub(crate) struct RequestSession {
     pub(crate) session: Session,
-    pub(crate) layer: Arc<Shared>,
+    pub(crate) layer: PerThread<Shared>,
     pub(crate) refreshed: Option<Arc<RefreshedTokens>>,
 }
 
 impl RequestSession {
     pub(crate) fn new(
         session: Session,
-        layer: Arc<Shared>,
+        layer: PerThread<Shared>,
         refreshed: Option<RefreshedTokens>,
     ) -> Self {
         Self {
@@ -39,7 +40,7 @@ impl RequestSession {
     /// A session outside a real layer (tests): no layer will clear its cookies.
     #[cfg(feature = "test-util")]
     pub(crate) fn detached(session: Session, validator: Validator) -> Self {
-        Self::new(session, Arc::new(Shared::new(validator)), None)
+        Self::new(session, PerThread::new(Shared::new(validator)), None)
     }
 
     pub(crate) fn validator(&self) -> &Validator {

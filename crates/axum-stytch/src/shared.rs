@@ -1,11 +1,9 @@
-//! The layer's settings, shared by every request it serves, and their per-thread
-//! replicas: a request reaches the settings through its own thread's copy, so serving it
-//! writes no reference count that other cores write too.
+//! The layer's settings, shared by every request it serves (through per-thread
+//! replicas, see `per_thread`), and the one place a refusal becomes a response.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum_core::response::{IntoResponse, Response};
 use http::header::{ACCEPT, CACHE_CONTROL, LOCATION, SET_COOKIE};
@@ -22,11 +20,8 @@ use crate::rejection::StytchRejection;
 pub(crate) type RejectionHandler = Arc<dyn Fn(StytchRejection) -> Response + Send + Sync>;
 
 /// The layer's settings, shared by every request (and held by each request's session).
-/// Cloning keeps the `id`: a clone is a replica of the same settings; a
-/// builder that changes them gives them a new id.
 #[derive(Clone)]
 pub(crate) struct Shared {
-    id: u64,
     pub(crate) validator: Validator,
     pub(crate) mode: Mode,
     pub(crate) sources: Vec<CredentialSource>,
@@ -43,16 +38,10 @@ pub(crate) struct Shared {
 /// How often a cookie conflict is logged at most.
 const CONFLICT_LOG_INTERVAL_MS: i64 = 60_000;
 
-fn next_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 impl Shared {
     /// The default settings around `validator`.
     pub(crate) fn new(validator: Validator) -> Self {
         Self {
-            id: next_id(),
             validator,
             mode: Mode::Required,
             sources: DEFAULT_SOURCES.to_vec(),
@@ -62,41 +51,6 @@ impl Shared {
             authenticated: observe::Authenticated::default(),
             conflict_logged_at: Arc::new(AtomicI64::new(i64::MIN)),
         }
-    }
-
-    /// For a builder about to change the settings: a copy if they are shared, and in
-    /// any case a new id, so no thread's replica of the old settings is taken for them.
-    pub(crate) fn make_mut(this: &mut Arc<Self>) -> &mut Self {
-        let shared = Arc::make_mut(this);
-        shared.id = next_id();
-        shared
-    }
-
-    /// This thread's replica of these settings. The first request on a thread makes it
-    /// (a handful of reference counts, once); every later one clones an `Arc` whose
-    /// count only this thread writes. A thread keeps the replicas of the last
-    /// `REPLICAS` layers it served; those of dropped layers go when it makes another.
-    pub(crate) fn here(self: &Arc<Self>) -> Arc<Self> {
-        REPLICAS_HERE
-            .try_with(|table| {
-                let mut table = table.try_borrow_mut().ok()?;
-                if let Some(replica) = table.iter().find(|r| r.here.id == self.id) {
-                    return Some(Arc::clone(&replica.here));
-                }
-                table.retain(|r| r.from.strong_count() > 0);
-                if table.len() >= REPLICAS {
-                    table.remove(0);
-                }
-                let here = Arc::new(Shared::clone(self));
-                table.push(Replica {
-                    here: Arc::clone(&here),
-                    from: Arc::downgrade(self),
-                });
-                Some(here)
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| Arc::clone(self))
     }
 
     /// Whether refusals raised behind the layer must be rendered again.
@@ -192,17 +146,4 @@ pub(crate) fn append_cookies(headers: &mut HeaderMap, values: [Option<HeaderValu
     if !no_store {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     }
-}
-
-/// How many layers' replicas a thread keeps (an application has one or two layers).
-const REPLICAS: usize = 4;
-
-struct Replica {
-    here: Arc<Shared>,
-    /// The settings the replica was made from: when they are gone, so is the layer.
-    from: std::sync::Weak<Shared>,
-}
-
-thread_local! {
-    static REPLICAS_HERE: RefCell<Vec<Replica>> = const { RefCell::new(Vec::new()) };
 }
