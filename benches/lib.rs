@@ -101,6 +101,16 @@ pub fn config_for(
         .request_timeout(Duration::from_secs(5))
 }
 
+/// A tokio runtime with one worker thread: what the benches and the harness's servers
+/// run on, so that a figure is one core's.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// A validator for `config` with its JWKS fetched.
 pub async fn warmed(config: StytchConfig) -> Validator {
     let validator = Validator::new(config);

@@ -106,11 +106,7 @@ async fn hello_typed(s: StytchSession<Typed>) -> &'static str {
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = benches::runtime();
     let _enter = rt.enter();
     let fx = rt.block_on(Fixture::start());
     fx.emu.set_rbac_policy(policy());

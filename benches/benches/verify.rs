@@ -66,11 +66,7 @@ type TailCache =
     quick_cache::sync::Cache<String, Arc<Session>, quick_cache::UnitWeighter, TokenHash>;
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = benches::runtime();
     let _enter = rt.enter();
     let fx = rt.block_on(Fixture::start());
     let token = fx.token.clone();

@@ -62,11 +62,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "off".to_owned());
     let n: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = benches::runtime();
     let fx = rt.block_on(Fixture::start());
     if mode == "entry-bytes" {
         entry_bytes(&rt, &fx, n);

@@ -118,11 +118,7 @@ fn serve(args: &[String]) {
         n: n.clone(),
         e: e.clone(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = benches::runtime();
     rt.block_on(async {
         let app = router(config, project, api_url, &jwk).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -665,11 +661,7 @@ fn harness(o: Options) {
     let pin = cores >= 2 && sh("taskset", &["-V"]).is_some();
     let generator = Generator::find();
     let load_at_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = benches::runtime();
     let fx = rt.block_on(Fixture::start());
     if o.scaling_only {
         // Iterating on the hit path: the in-process scaling table alone, not written.

@@ -177,6 +177,22 @@ pub async fn send(http: &reqwest::Client, addr: SocketAddr, path: &str, req: &Re
 }
 
 /// The emulator, a validator whose clock follows it, and the app served on loopback.
+/// A validator of `emu`'s project on a manual clock that starts at the emulator's time.
+fn validator_for(
+    emu: &stytch_emulator::EmulatorHandle,
+    configure: impl FnOnce(StytchConfigBuilder) -> StytchConfigBuilder,
+) -> (ManualClock, Validator) {
+    let clock = ManualClock::at_unix_millis(emu.now_unix() * 1000);
+    let validator = validator(
+        emu.project_id(),
+        emu.secret(),
+        &emu.base_url(),
+        &clock,
+        configure,
+    );
+    (clock, validator)
+}
+
 pub struct Live {
     pub emu: stytch_emulator::EmulatorHandle,
     pub clock: ManualClock,
@@ -208,14 +224,7 @@ impl Live {
         emu: stytch_emulator::EmulatorHandle,
         configure: impl FnOnce(StytchConfigBuilder) -> StytchConfigBuilder,
     ) -> Live {
-        let clock = ManualClock::at_unix_millis(emu.now_unix() * 1000);
-        let validator = validator(
-            emu.project_id(),
-            emu.secret(),
-            &emu.base_url(),
-            &clock,
-            configure,
-        );
+        let (clock, validator) = validator_for(&emu, configure);
         let router = routes().layer(StytchLayer::new(validator.clone()));
         let addr = serve_router(router.clone()).await;
         Live {
@@ -324,14 +333,7 @@ impl Rig {
             .start()
             .await
             .expect("emulator starts");
-        let clock = ManualClock::at_unix_millis(emu.now_unix() * 1000);
-        let validator = validator(
-            emu.project_id(),
-            emu.secret(),
-            &emu.base_url(),
-            &clock,
-            configure,
-        );
+        let (clock, validator) = validator_for(&emu, configure);
         let router = app(validator.clone());
         Rig {
             emu,
