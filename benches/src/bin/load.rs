@@ -963,7 +963,7 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     for t in std::iter::once(&hot).chain(per_task.iter()) {
         rt.block_on(hit.authenticate(Credentials::jwt(&**t)))
             .expect("verifies");
-        assert!(hit.cached(t).is_some());
+        assert!(hit.cached(&**t).is_some());
     }
     let bare_app = Router::new().route("/", get(hello));
     let layer_app = Router::new()
@@ -997,11 +997,11 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     let ops: Vec<(&str, u64, Op)> = vec![
         ("`Validator::cached`, one token for all tasks", 32, {
             let (v, t) = (hit.clone(), Arc::clone(&hot));
-            Arc::new(move |_| assert!(v.cached(&t).is_some()))
+            Arc::new(move |_| assert!(v.cached(&*t).is_some()))
         }),
         ("`Validator::cached`, a token per task", 32, {
             let (v, t) = (hit.clone(), Arc::clone(&per_task));
-            Arc::new(move |i| assert!(v.cached(&t[i]).is_some()))
+            Arc::new(move |i| assert!(v.cached(&*t[i]).is_some()))
         }),
         ("bare axum Router `oneshot` (reference: axum alone)", 8, {
             let cookies = Arc::clone(&cookies);

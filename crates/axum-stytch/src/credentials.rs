@@ -33,17 +33,76 @@ pub(crate) enum Origin {
     Bearer,
 }
 
-/// Credentials borrowed from the request, all from one origin.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Found<'a> {
-    pub(crate) jwt: Option<&'a str>,
-    pub(crate) token: Option<&'a str>,
+/// Credentials borrowed from the request, all from one origin: as text (`&str`), or
+/// as the bytes the headers carry (`&[u8]`, see [`Value`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Found<V> {
+    pub(crate) jwt: Option<V>,
+    pub(crate) token: Option<V>,
     pub(crate) origin: Origin,
 }
 
-impl Found<'_> {
+impl<V> Default for Found<V> {
+    fn default() -> Self {
+        Self {
+            jwt: None,
+            token: None,
+            origin: Origin::default(),
+        }
+    }
+}
+
+impl<V> Found<V> {
     pub(crate) fn is_empty(&self) -> bool {
         self.jwt.is_none() && self.token.is_none()
+    }
+}
+
+impl<'a> Found<&'a [u8]> {
+    /// The same credentials as text, when every one of them is: then they are what
+    /// extraction as text finds too (it only skips values that are not text).
+    pub(crate) fn text(&self) -> Option<Found<&'a str>> {
+        let text = |v: Option<&'a [u8]>| match v {
+            Some(v) => std::str::from_utf8(v).ok().map(Some),
+            None => Some(None),
+        };
+        Some(Found {
+            jwt: text(self.jwt)?,
+            token: text(self.token)?,
+            origin: self.origin,
+        })
+    }
+}
+
+/// How a credential is taken from the header bytes that carry it.
+///
+/// As text (`&str`) a value must be UTF-8, or it is not a credential. As bytes
+/// (`&[u8]`) nothing is checked: the layer looks a JWT up in the verified cache by its
+/// bytes, which spares the hot path a UTF-8 check of ~1.5 KB, and a hit proves them the
+/// text that a verification accepted before.
+pub(crate) trait Value<'a>: Copy + PartialEq + Sized {
+    fn take(bytes: &'a [u8]) -> Option<Self>;
+    fn bytes(self) -> &'a [u8];
+}
+
+impl<'a> Value<'a> for &'a str {
+    fn take(bytes: &'a [u8]) -> Option<Self> {
+        // The whole value at once, rather than byte by byte as `to_str()` does.
+        std::str::from_utf8(bytes).ok()
+    }
+
+    fn bytes(self) -> &'a [u8] {
+        self.as_bytes()
+    }
+}
+
+impl<'a> Value<'a> for &'a [u8] {
+    fn take(bytes: &'a [u8]) -> Option<Self> {
+        Some(bytes)
+    }
+
+    fn bytes(self) -> &'a [u8] {
+        self
     }
 }
 
@@ -90,17 +149,17 @@ impl Unusable {
 /// The values of the cookies `names` (a `None` name is not looked for), each present
 /// exactly once (or repeated with one value), in one pass over the `Cookie` headers.
 /// Names compare exactly and case-sensitively; values are not percent-decoded.
-fn cookies<'a>(
+fn cookies<'a, V: Value<'a>>(
     headers: &'a HeaderMap,
     names: [Option<&str>; 2],
-) -> Result<[Option<&'a str>; 2], Unusable> {
-    let mut found: [Option<&'a str>; 2] = [None, None];
+) -> Result<[Option<V>; 2], Unusable> {
+    let mut found: [Option<V>; 2] = [None, None];
     if names == [None, None] {
         return Ok(found);
     }
     for header in headers.get_all(COOKIE) {
         // Bytes, not `to_str()`: checking every byte of a 1.5 KB header one by one was a
-        // good part of a cache hit's cost. Only the values taken must be text.
+        // good part of a cache hit's cost. Only values taken as text are checked.
         let mut rest = header.as_bytes();
         while !rest.is_empty() {
             let pair = match memchr::memchr(b';', rest) {
@@ -124,9 +183,10 @@ fn cookies<'a>(
                 .strip_prefix(b"\"")
                 .and_then(|v| v.strip_suffix(b"\""))
                 .unwrap_or(v);
-            // Not text: not a credential. Text that is not base64url is refused by the
-            // validator (a JWT's segments, a session token's charset), not here.
-            let Ok(v) = std::str::from_utf8(v) else {
+            // Taken as text, a value that is not is no credential. Text that is not
+            // base64url is refused by the validator (a JWT's segments, a session token's
+            // charset), not here.
+            let Some(v) = V::take(v) else {
                 continue;
             };
             match found[slot] {
@@ -135,10 +195,10 @@ fn cookies<'a>(
             }
         }
     }
-    Ok(found.map(|v| v.filter(|v| !v.is_empty())))
+    Ok(found.map(|v| v.filter(|v| !v.bytes().is_empty())))
 }
 
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Unusable> {
+fn bearer<'a, V: Value<'a>>(headers: &'a HeaderMap) -> Result<Option<(V, bool)>, Unusable> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -146,21 +206,24 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Unusable> {
     if values.next().is_some() {
         return Err(Unusable::ConflictingHeaders);
     }
-    // As for cookies: text, checked as a whole at once rather than byte by byte.
-    let value =
-        std::str::from_utf8(value.as_bytes()).map_err(|_| Unusable::MalformedAuthorization)?;
-    let (scheme, credential) = value
-        .split_once(' ')
-        .ok_or(Unusable::MalformedAuthorization)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || credential.is_empty() || credential.contains(' ') {
+    let value = value.as_bytes();
+    let space = memchr::memchr(b' ', value).ok_or(Unusable::MalformedAuthorization)?;
+    let (scheme, credential) = (&value[..space], &value[space + 1..]);
+    if !scheme.eq_ignore_ascii_case(b"bearer")
+        || credential.is_empty()
+        || memchr::memchr(b' ', credential).is_some()
+    {
         return Err(Unusable::MalformedAuthorization);
     }
-    Ok(Some(credential))
+    // The scheme is ASCII, so the header is text exactly when the credential is.
+    let is_jwt = looks_like_jwt(credential);
+    let credential = V::take(credential).ok_or(Unusable::MalformedAuthorization)?;
+    Ok(Some((credential, is_jwt)))
 }
 
 /// A session JWT has three dot-separated segments; an opaque token has none.
-fn looks_like_jwt(s: &str) -> bool {
-    s.bytes().filter(|&b| b == b'.').count() == 2
+fn looks_like_jwt(credential: &[u8]) -> bool {
+    memchr::memchr_iter(b'.', credential).count() == 2
 }
 
 /// The request's credentials, from exactly one source: the first in `sources` that
@@ -169,12 +232,12 @@ fn looks_like_jwt(s: &str) -> bool {
 /// sources are never combined, so a header cannot pair with a cookie. An
 /// `Authorization` header that is not `Bearer` only matters when no source carries a
 /// credential.
-pub(crate) fn extract<'a>(
+pub(crate) fn extract<'a, V: Value<'a>>(
     headers: &'a HeaderMap,
     sources: &[CredentialSource],
     jwt_cookie: &str,
     token_cookie: &str,
-) -> Result<Found<'a>, Unusable> {
+) -> Result<Found<V>, Unusable> {
     let wants = |source| sources.contains(&source).then_some(());
     let mut cookie_values = None;
     let mut malformed = None;
@@ -202,8 +265,8 @@ pub(crate) fn extract<'a>(
                 }
             }
             CredentialSource::Bearer => match bearer(headers) {
-                Ok(Some(v)) => {
-                    let (jwt, token) = if looks_like_jwt(v) {
+                Ok(Some((v, is_jwt))) => {
+                    let (jwt, token) = if is_jwt {
                         (Some(v), None)
                     } else {
                         (None, Some(v))
@@ -238,7 +301,11 @@ mod tests {
         h
     }
 
-    fn get(h: &HeaderMap) -> Result<Found<'_>, Unusable> {
+    fn get(h: &HeaderMap) -> Result<Found<&str>, Unusable> {
+        extract(h, &DEFAULT_SOURCES, "stytch_session_jwt", "stytch_session")
+    }
+
+    fn get_bytes(h: &HeaderMap) -> Result<Found<&[u8]>, Unusable> {
         extract(h, &DEFAULT_SOURCES, "stytch_session_jwt", "stytch_session")
     }
 
@@ -312,6 +379,62 @@ mod tests {
             ("authorization", b"Bearer x.y.z"),
         ]);
         assert_eq!(get(&h).unwrap_err(), Unusable::ConflictingHeaders);
+    }
+
+    #[test]
+    fn bytes_find_what_text_finds_whenever_they_are_text() {
+        // Taken as bytes, values are not checked; `text()` of what they find, when it is
+        // text, must be what extraction as text finds. Every combination of these header
+        // values, in both source orders.
+        let cookie_values: [&[u8]; 7] = [
+            b"stytch_session_jwt=a.b.c",
+            b"stytch_session_jwt=a.b.\xff",
+            b"stytch_session_jwt=\xfe; stytch_session_jwt=a.b.c",
+            b"stytch_session_jwt=a.b.c; stytch_session_jwt=a.b.c",
+            b"stytch_session=tok; stytch_session_jwt=a.b.c",
+            b"stytch_session=\xfftok; stytch_session_jwt=a.b.c",
+            b"theme=\xff; stytch_session=tok",
+        ];
+        let authorization: [&[u8]; 5] = [
+            b"Bearer x.y.z",
+            b"Bearer x.y.\xff",
+            b"bearer opaque",
+            b"Basic dXNlcjpwYXNz",
+            b"Bearer",
+        ];
+        let orders = [
+            DEFAULT_SOURCES,
+            [
+                CredentialSource::Bearer,
+                CredentialSource::TokenCookie,
+                CredentialSource::JwtCookie,
+            ],
+        ];
+        let mut compared = 0;
+        for cookie in cookie_values.iter().map(Some).chain([None]) {
+            for auth in authorization.iter().map(Some).chain([None]) {
+                let mut pairs = Vec::new();
+                pairs.extend(cookie.map(|c| ("cookie", *c)));
+                pairs.extend(auth.map(|a| ("authorization", *a)));
+                let h = headers(&pairs);
+                for sources in &orders {
+                    let text = extract::<&str>(&h, sources, "stytch_session_jwt", "stytch_session");
+                    let raw = extract::<&[u8]>(&h, sources, "stytch_session_jwt", "stytch_session");
+                    if let Some(from_bytes) = raw.ok().and_then(|r| r.text()) {
+                        assert_eq!(Ok(from_bytes), text, "{pairs:?} {sources:?}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        // Most combinations are text throughout, so most are compared.
+        assert!(compared >= 50, "{compared}");
+        // Values that are not text are found as bytes, and are then no text.
+        let h = headers(&[("cookie", b"stytch_session_jwt=a.b.\xff")]);
+        let raw = get_bytes(&h).unwrap();
+        assert_eq!(raw.jwt, Some(&b"a.b.\xff"[..]));
+        assert_eq!(raw.text(), None);
+        assert_eq!(get(&h).unwrap(), Found::default());
     }
 
     #[test]

@@ -291,12 +291,31 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
         let cookies = &shared.cookies;
-        let found = match credentials::extract(
-            req.headers(),
-            &shared.sources,
-            &cookies.jwt_name,
-            &cookies.token_name,
-        ) {
+        let (sources, jwt_name, token_name) =
+            (&shared.sources, &cookies.jwt_name, &cookies.token_name);
+        // The credentials as the headers carry them, unchecked.
+        let raw = credentials::extract::<&[u8]>(req.headers(), sources, jwt_name, token_name);
+        // The hot path: a JWT verified before, re-checked in memory. Found by its bytes:
+        // a hit proves them the text a verification accepted, with no UTF-8 check.
+        if let Ok(raw) = &raw
+            && let Some(session) = raw.jwt.and_then(|jwt| shared.validator.cached(jwt))
+        {
+            shared.authenticated.record(raw.origin);
+            observe::record_session(&session, Some(raw.origin));
+            let finish = Finish::new(shared, req.headers(), Some(raw.origin));
+            let request_session = RequestSession::new(session, shared.share(), None);
+            req.extensions_mut().insert(request_session);
+            return ResponseFuture::inner(self.inner.call(req), finish);
+        }
+        // Anything else takes them as text, where a value that is not is no credential:
+        // the same credentials when all are text, else extracted again.
+        let text = match raw {
+            Ok(raw) => raw.text().map(Ok),
+            Err(_) => None,
+        };
+        let found = match text
+            .unwrap_or_else(|| credentials::extract(req.headers(), sources, jwt_name, token_name))
+        {
             Ok(found) => found,
             Err(unusable) => {
                 let conflict = unusable == Unusable::ConflictingCookies;
@@ -328,15 +347,6 @@ where
                 ));
             }
         };
-        // The hot path: a JWT verified before, re-checked in memory.
-        if let Some(session) = found.jwt.and_then(|jwt| shared.validator.cached(jwt)) {
-            shared.authenticated.record(found.origin);
-            observe::record_session(&session, Some(found.origin));
-            let finish = Finish::new(shared, req.headers(), Some(found.origin));
-            let request_session = RequestSession::new(session, shared.share(), None);
-            req.extensions_mut().insert(request_session);
-            return ResponseFuture::inner(self.inner.call(req), finish);
-        }
         if found.is_empty() {
             if shared.mode == Mode::Required {
                 observe::authentication(

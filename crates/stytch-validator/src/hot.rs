@@ -42,7 +42,7 @@ pub(crate) enum Found {
 struct Replica {
     /// The validator's cache this came from (ids are never reused).
     owner: u64,
-    token: Box<str>,
+    token: Box<[u8]>,
     /// The shared entry, only read: its times, key and revocation epoch.
     entry: Arc<CachedToken>,
     /// This thread's own copy, so its reference count stays on this core.
@@ -67,8 +67,7 @@ thread_local! {
 /// A cheap fingerprint: the token's length and last 8 bytes (of an RS256 JWT, its
 /// signature) and the owner. It only picks a slot and spots a repeat; whether a replica
 /// matches is decided by comparing the whole token.
-fn fingerprint(owner: u64, token: &str) -> u64 {
-    let bytes = token.as_bytes();
+fn fingerprint(owner: u64, bytes: &[u8]) -> u64 {
     let mut tail = [0u8; 8];
     let n = bytes.len().min(8);
     tail[8 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
@@ -85,7 +84,7 @@ fn slot(fingerprint: u64) -> usize {
 /// (or it is gone), ask the shared cache.
 pub(crate) fn lookup(
     owner: u64,
-    token: &str,
+    token: &[u8],
     check: impl FnOnce(&CachedToken) -> Check,
 ) -> Option<Found> {
     SLOTS_HERE
@@ -111,7 +110,7 @@ pub(crate) fn lookup(
 
 /// Notes a fresh hit in the shared cache; the second in a row in its slot makes the
 /// token a replica on this thread.
-pub(crate) fn offer(owner: u64, token: &str, entry: &Arc<CachedToken>) {
+pub(crate) fn offer(owner: u64, token: &[u8], entry: &Arc<CachedToken>) {
     let _ = SLOTS_HERE.try_with(|slots| {
         let Ok(mut slots) = slots.try_borrow_mut() else {
             return;
@@ -152,8 +151,8 @@ mod tests {
     /// Makes `token` a replica on this thread: two hits in a row.
     fn promoted(owner: u64, token: &str) {
         let e = entry(token);
-        offer(owner, token, &e);
-        offer(owner, token, &e);
+        offer(owner, token.as_bytes(), &e);
+        offer(owner, token.as_bytes(), &e);
     }
 
     fn hit(found: Option<Found>) -> Option<Session> {
@@ -167,11 +166,11 @@ mod tests {
     fn a_token_becomes_a_replica_on_its_second_hit_in_a_row() {
         let token = "header.payload.signature-one";
         let e = entry(token);
-        assert!(lookup(1, token, |_| Check::Fresh).is_none());
-        offer(1, token, &e);
-        assert!(lookup(1, token, |_| Check::Fresh).is_none());
-        offer(1, token, &e);
-        let s = hit(lookup(1, token, |_| Check::Fresh)).expect("a replica");
+        assert!(lookup(1, token.as_bytes(), |_| Check::Fresh).is_none());
+        offer(1, token.as_bytes(), &e);
+        assert!(lookup(1, token.as_bytes(), |_| Check::Fresh).is_none());
+        offer(1, token.as_bytes(), &e);
+        let s = hit(lookup(1, token.as_bytes(), |_| Check::Fresh)).expect("a replica");
         // The thread's own copy: equal, not the shared allocation.
         assert!(s == e.session);
         assert!(!s.ptr_eq(&e.session));
@@ -181,12 +180,15 @@ mod tests {
     fn a_replica_answers_only_its_owner_and_its_whole_token() {
         let token = "header.payload.signature-two";
         promoted(7, token);
-        assert!(hit(lookup(7, token, |_| Check::Fresh)).is_some());
-        assert!(lookup(8, token, |_| Check::Fresh).is_none());
+        assert!(hit(lookup(7, token.as_bytes(), |_| Check::Fresh)).is_some());
+        assert!(lookup(8, token.as_bytes(), |_| Check::Fresh).is_none());
         // Same length and same last 8 bytes, so the same slot: still no match.
         let forged = "HEADER.payload.signature-two";
-        assert_eq!(slot(fingerprint(7, token)), slot(fingerprint(7, forged)));
-        assert!(lookup(7, forged, |_| Check::Fresh).is_none());
+        assert_eq!(
+            slot(fingerprint(7, token.as_bytes())),
+            slot(fingerprint(7, forged.as_bytes()))
+        );
+        assert!(lookup(7, forged.as_bytes(), |_| Check::Fresh).is_none());
     }
 
     #[test]
@@ -195,15 +197,15 @@ mod tests {
         let a = "header.payload.aaaaaaaa";
         let b = (0..)
             .map(|n| format!("header.payload.{n:08}"))
-            .find(|b| slot(fingerprint(3, b)) == slot(fingerprint(3, a)))
+            .find(|b| slot(fingerprint(3, b.as_bytes())) == slot(fingerprint(3, a.as_bytes())))
             .expect("a token in the same slot");
         let (ea, eb) = (entry(a), entry(&b));
         for _ in 0..4 {
-            offer(3, a, &ea);
-            offer(3, &b, &eb);
+            offer(3, a.as_bytes(), &ea);
+            offer(3, b.as_bytes(), &eb);
         }
-        assert!(lookup(3, a, |_| Check::Fresh).is_none());
-        assert!(lookup(3, &b, |_| Check::Fresh).is_none());
+        assert!(lookup(3, a.as_bytes(), |_| Check::Fresh).is_none());
+        assert!(lookup(3, b.as_bytes(), |_| Check::Fresh).is_none());
     }
 
     #[test]
@@ -211,11 +213,11 @@ mod tests {
         let token = "header.payload.signature-three";
         promoted(5, token);
         assert!(matches!(
-            lookup(5, token, |_| Check::Revoked),
+            lookup(5, token.as_bytes(), |_| Check::Revoked),
             Some(Found::Revoked)
         ));
-        assert!(lookup(5, token, |_| Check::Gone).is_none());
+        assert!(lookup(5, token.as_bytes(), |_| Check::Gone).is_none());
         // Dropped: even a fresh check finds nothing now.
-        assert!(lookup(5, token, |_| Check::Fresh).is_none());
+        assert!(lookup(5, token.as_bytes(), |_| Check::Fresh).is_none());
     }
 }

@@ -79,8 +79,9 @@ impl Local {
     /// The session for a JWT that verified before and is still valid, without any
     /// allocation or I/O. A token this thread serves often is answered from its own
     /// replica (see `hot`), so that a hot token's hits on different cores write nothing
-    /// they share.
-    pub(crate) fn cached(&self, jwt: &str) -> Cached {
+    /// they share. `jwt` is the token's bytes: what was never verified, text or not, is
+    /// a miss.
+    pub(crate) fn cached(&self, jwt: &[u8]) -> Cached {
         let Some(cache) = self.verified.as_ref() else {
             return Cached::Miss;
         };
@@ -180,7 +181,7 @@ impl Local {
                 .kid(&parsed.kid)
                 .unwrap_or_else(|| Arc::from(parsed.kid));
             cache.insert(
-                jwt.to_owned(),
+                jwt.as_bytes().into(),
                 Arc::new(CachedToken::new(jwt, session.clone(), times, kid, epoch)),
             );
             metrics::cache_entries(cache.len() as u64);

@@ -238,8 +238,12 @@ impl Validator {
     /// The session for a JWT that verified before and is still valid, without any
     /// allocation or I/O: the hot path. `None` means "call [`authenticate`](Self::authenticate)".
     /// A JWT of a revoked session is `None`.
-    pub fn cached(&self, jwt: &str) -> Option<Session> {
-        match self.0.local.cached(jwt) {
+    ///
+    /// `jwt` is the token as text or as the bytes a header carries (`HeaderValue::as_bytes`):
+    /// a hit compares the whole token with one that verified, so bytes need no UTF-8
+    /// check first; bytes that never verified, text or not, are `None`.
+    pub fn cached(&self, jwt: impl AsRef<[u8]>) -> Option<Session> {
+        match self.0.local.cached(jwt.as_ref()) {
             Cached::Hit(session) => Some(session),
             Cached::Revoked | Cached::Miss => None,
         }
@@ -261,7 +265,7 @@ impl Validator {
                 )),
             };
         };
-        match self.0.local.cached(&jwt) {
+        match self.0.local.cached(jwt.as_bytes()) {
             Cached::Hit(session) => {
                 return Ok(Authenticated {
                     session,

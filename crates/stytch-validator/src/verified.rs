@@ -1,5 +1,6 @@
 //! The verified-token cache: a JWT that verified once is not verified again until it
-//! expires. Keyed by the whole token; lookups borrow it, so a hit copies nothing.
+//! expires. Keyed by the whole token's bytes; lookups borrow them, so a hit copies
+//! nothing.
 
 use std::sync::Arc;
 
@@ -44,7 +45,7 @@ impl CachedToken {
 /// What an entry costs in the cache's own table: the key's and value's headers and the
 /// cache's bookkeeping for the slot.
 const CACHE_SLOT: usize =
-    std::mem::size_of::<String>() + std::mem::size_of::<Arc<CachedToken>>() + 32;
+    std::mem::size_of::<Box<[u8]>>() + std::mem::size_of::<Arc<CachedToken>>() + 32;
 
 /// How the weigher counts heap bytes: what each allocation asks for, plus the header
 /// the allocator keeps with it (the resident cost is what bounds memory).
@@ -94,16 +95,18 @@ pub(crate) mod heap {
 #[derive(Clone, Copy, Default)]
 pub(crate) struct ByteWeight;
 
-impl quick_cache::Weighter<String, Arc<CachedToken>> for ByteWeight {
-    fn weight(&self, _token: &String, cached: &Arc<CachedToken>) -> u64 {
+impl quick_cache::Weighter<Box<[u8]>, Arc<CachedToken>> for ByteWeight {
+    fn weight(&self, _token: &Box<[u8]>, cached: &Arc<CachedToken>) -> u64 {
         cached.weight
     }
 }
 
 /// The verified-token cache: whole token → what it verified to, bounded in bytes.
-/// Lookups borrow the token (`&str`), so a hit copies nothing.
+/// Keyed by the token's bytes: a lookup borrows them as the request carries them, so a
+/// hit copies nothing and needs no UTF-8 check (only tokens that verified, which are
+/// text, are ever inserted).
 pub(crate) type VerifiedCache =
-    quick_cache::sync::Cache<String, Arc<CachedToken>, ByteWeight, TokenHash>;
+    quick_cache::sync::Cache<Box<[u8]>, Arc<CachedToken>, ByteWeight, TokenHash>;
 
 /// How many trailing bytes of a token the verified cache hashes.
 const HASHED_TAIL: usize = 32;

@@ -424,3 +424,46 @@ async fn a_hot_token_is_rechecked_on_every_hit() {
     assert_eq!(sent.json()["source"], "remote");
     assert_eq!(live.calls(), 1);
 }
+
+/// The layer looks a JWT up in the verified cache by the bytes the request carries;
+/// everything else still reads credentials as text, where a value that is not text is
+/// no credential (and so no conflict).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_hits_by_bytes_and_values_that_are_not_text_are_no_credentials() {
+    let live = Live::warm(|b| b).await;
+    let s = live.session(&[]);
+    let verifications = || live.validator.stats().signature_verifications;
+    assert_eq!(
+        live.get("/protected", &Req::cookie(&s.session_jwt))
+            .await
+            .status,
+        200
+    );
+    let verified = verifications();
+    // Hits, from the cookie and from the bearer header: no verification, no call.
+    for req in [Req::cookie(&s.session_jwt), Req::bearer(&s.session_jwt)] {
+        let sent = live.get("/protected", &req).await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+        assert_eq!(sent.json()["user_id"], s.user_id.as_str());
+    }
+    assert_eq!(verifications(), verified, "served from the cache");
+    // The cached token's bytes with one byte changed to one that is not text: a miss,
+    // then no credential at all.
+    let mut changed = format!("stytch_session_jwt={}", s.session_jwt).into_bytes();
+    *changed.last_mut().expect("a token") = 0xff;
+    let sent = live
+        .get("/protected", &Req::raw("cookie", changed.clone()))
+        .await;
+    assert_eq!(sent.status, 401, "{}", sent.body);
+    assert_eq!(sent.json()["error"], "missing_credentials");
+    // ...so the next source is read: the bearer header authenticates.
+    let req = Req::raw("cookie", changed).and("authorization", format!("Bearer {}", s.session_jwt));
+    assert_eq!(live.get("/protected", &req).await.status, 200);
+    // A second value for the cookie that is not text is skipped, not a conflict.
+    let mut both = b"stytch_session_jwt=a.b.\xfe; ".to_vec();
+    both.extend(format!("stytch_session_jwt={}", s.session_jwt).into_bytes());
+    let sent = live.get("/protected", &Req::raw("cookie", both)).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(verifications(), verified, "all from the cache");
+    assert_eq!(live.calls(), 0);
+}

@@ -270,7 +270,7 @@ async fn forged_10k_distinct_tokens_cost_no_calls_and_no_memory() {
     );
     for i in (0..10_000).step_by(97) {
         assert!(
-            validator.cached(&forged(i)).is_none(),
+            validator.cached(forged(i)).is_none(),
             "forged token {i} cached"
         );
     }
