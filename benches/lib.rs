@@ -315,6 +315,14 @@ pub async fn hand_written_mw(
     }
 }
 
+/// `router` as `axum::serve` prepares it for each connection: `with_state(())` turns
+/// every handler into a route once, where a router used without it does so (and
+/// applies each layer again) on every request. The benches then clone it per request,
+/// as the server does.
+pub fn served(router: axum::Router) -> axum::Router {
+    router.with_state(())
+}
+
 /// The handler every server and bench routes `/` to.
 pub async fn hello() -> &'static str {
     "hello"

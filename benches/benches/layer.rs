@@ -36,7 +36,7 @@ use axum_stytch::{
     Guard, StytchLayer, StytchSession, require_factor, require_factor_count, require_permission,
     require_role,
 };
-use benches::{Fixture, HandWritten, JWT_COOKIE, hand_written_mw, hello, now};
+use benches::{Fixture, HandWritten, JWT_COOKIE, hand_written_mw, hello, now, served};
 use criterion::Criterion;
 use tower::ServiceExt;
 
@@ -122,29 +122,39 @@ fn benches(c: &mut Criterion) {
     ))
     .expect("cookie");
 
-    let bare = Router::new().route("/", get(hello));
-    let noop_mw = Router::new().route("/", get(hello)).layer(from_fn(noop));
-    let stytch_hit = Router::new()
-        .route("/", get(hello))
-        .layer(StytchLayer::new(hit.clone()));
-    let stytch_typed = Router::new()
-        .route("/", get(hello_typed))
-        .layer(StytchLayer::new(hit.clone()));
-    let stytch_cold = Router::new()
-        .route("/", get(hello))
-        .layer(StytchLayer::new(cold.clone()));
-    let hand_written = Router::new()
-        .route("/", get(hello))
-        .layer(from_fn_with_state(hand, hand_written_mw));
-    let optional = Router::new()
-        .route("/", get(hello))
-        .layer(StytchLayer::new(hit.clone()).with_mode(Mode::Optional));
+    let bare = served(Router::new().route("/", get(hello)));
+    let noop_mw = served(Router::new().route("/", get(hello)).layer(from_fn(noop)));
+    let stytch_hit = served(
+        Router::new()
+            .route("/", get(hello))
+            .layer(StytchLayer::new(hit.clone())),
+    );
+    let stytch_typed = served(
+        Router::new()
+            .route("/", get(hello_typed))
+            .layer(StytchLayer::new(hit.clone())),
+    );
+    let stytch_cold = served(
+        Router::new()
+            .route("/", get(hello))
+            .layer(StytchLayer::new(cold.clone())),
+    );
+    let hand_written = served(
+        Router::new()
+            .route("/", get(hello))
+            .layer(from_fn_with_state(hand, hand_written_mw)),
+    );
+    let optional = served(
+        Router::new()
+            .route("/", get(hello))
+            .layer(StytchLayer::new(hit.clone()).with_mode(Mode::Optional)),
+    );
 
     // Capture a session the way a handler sees it, for the guard benches.
     let slot: Arc<Mutex<Option<StytchSession>>> = Arc::default();
     let capture = {
         let slot = Arc::clone(&slot);
-        Router::new()
+        let capture = Router::new()
             .route(
                 "/",
                 get(move |s: StytchSession| async move {
@@ -152,7 +162,8 @@ fn benches(c: &mut Criterion) {
                     "ok"
                 }),
             )
-            .layer(StytchLayer::new(hit.clone()))
+            .layer(StytchLayer::new(hit.clone()));
+        served(capture)
     };
 
     for router in [
@@ -190,9 +201,11 @@ fn benches(c: &mut Criterion) {
         let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
         // A layer whose first request meets the recorder, as in an application that
         // installs its recorder at startup.
-        let observed = Router::new()
-            .route("/", get(hello))
-            .layer(StytchLayer::new(rt.block_on(fx.validator(10_000))));
+        let observed = served(
+            Router::new()
+                .route("/", get(hello))
+                .layer(StytchLayer::new(rt.block_on(fx.validator(10_000)))),
+        );
         metrics::with_local_recorder(&prometheus, || {
             assert_eq!(call(&observed, &cookie), 200);
             assert_eq!(call(&observed, &cookie), 200);
@@ -213,9 +226,11 @@ fn benches(c: &mut Criterion) {
     #[cfg(feature = "fleet")]
     match benches::fleet::validator(&rt, &fx) {
         Some((_redis, validator)) => {
-            let stytch_fleet = Router::new()
-                .route("/", get(hello))
-                .layer(StytchLayer::new(validator.clone()));
+            let stytch_fleet = served(
+                Router::new()
+                    .route("/", get(hello))
+                    .layer(StytchLayer::new(validator.clone())),
+            );
             assert_eq!(call(&stytch_fleet, &cookie), 200);
             g.bench_function("stytch_cache_hit_fleet", |b| {
                 b.iter(|| call(&stytch_fleet, black_box(&cookie)))

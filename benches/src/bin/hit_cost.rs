@@ -137,11 +137,11 @@ fn layer(rt: &tokio::runtime::Runtime, fx: &Fixture, mode: &str, n: u64) {
         other => panic!("unknown mode {other} (layer-prometheus needs --features metrics)"),
     };
     let app = Router::new().route("/", get(benches::hello));
-    let app = if mode == "bare" {
+    let app = benches::served(if mode == "bare" {
         app
     } else {
         app.layer(StytchLayer::new(rt.block_on(fx.validator(10_000))))
-    };
+    });
     let cookie =
         axum::http::HeaderValue::from_str(&format!("{}={}", benches::JWT_COOKIE, fx.token))
             .expect("cookie");

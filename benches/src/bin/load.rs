@@ -889,7 +889,7 @@ fn throughput(workers: usize, secs: f64, batch: u64, op: Op) -> (f64, f64) {
         let count = Arc::new(AtomicU64::new(0));
         let cpu0 = proc_cpu_ticks(pid);
         let t0 = Instant::now();
-        let tasks: Vec<_> = (0..64)
+        let tasks: Vec<_> = (0..TASKS)
             .map(|task| {
                 let (stop, count, op) = (Arc::clone(&stop), Arc::clone(&count), Arc::clone(&op));
                 tokio::spawn(async move {
@@ -919,6 +919,10 @@ fn throughput(workers: usize, secs: f64, batch: u64, op: Op) -> (f64, f64) {
     })
 }
 
+/// Tasks of the scaling phase: each loops over the operation (and holds its own
+/// router, as a connection does).
+const TASKS: usize = 64;
+
 /// Windows per row of the scaling table, each measured at every worker count back to
 /// back (in alternating order), so that a ratio compares windows taken moments apart:
 /// on a shared VM the machine's speed drifts by more than the effects measured.
@@ -947,7 +951,7 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     // (64 sessions: what a server with many users sees).
     let hot: Arc<str> = fx.token.as_str().into();
     let per_task: Arc<Vec<Arc<str>>> = Arc::new(
-        (0..64)
+        (0..TASKS)
             .map(|_| {
                 let s = fx.emu.create_session(
                     NewSession::new()
@@ -979,21 +983,24 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     let cookies: Arc<Vec<axum::http::HeaderValue>> =
         Arc::new(per_task.iter().map(|t| cookie(t)).collect());
     let hot_cookie = cookie(&hot);
-    // A request through a router, as `axum::serve` makes it: the router cloned per
-    // request, then `oneshot`.
-    let oneshot =
-        |app: Router, cookie: Box<dyn Fn(usize) -> axum::http::HeaderValue + Send + Sync>| -> Op {
-            Arc::new(move |i| {
-                use tower::ServiceExt;
-                let mut req = axum::http::Request::get("/")
-                    .body(axum::body::Body::empty())
-                    .expect("req");
-                req.headers_mut()
-                    .insert(axum::http::header::COOKIE, cookie(i));
-                let res = benches::now(app.clone().oneshot(req)).expect("infallible");
-                assert!(res.status().is_success());
-            })
-        };
+    // A request through a router, as `axum::serve` makes it: each task is a connection
+    // with its own router, prepared once (`benches::served`) and cloned per request,
+    // then `oneshot`.
+    let oneshot = |app: Router,
+                   cookie: Box<dyn Fn(usize) -> axum::http::HeaderValue + Send + Sync>|
+     -> Op {
+        let connections: Vec<Router> = (0..TASKS).map(|_| benches::served(app.clone())).collect();
+        Arc::new(move |i| {
+            use tower::ServiceExt;
+            let mut req = axum::http::Request::get("/")
+                .body(axum::body::Body::empty())
+                .expect("req");
+            req.headers_mut()
+                .insert(axum::http::header::COOKIE, cookie(i));
+            let res = benches::now(connections[i].clone().oneshot(req)).expect("infallible");
+            assert!(res.status().is_success());
+        })
+    };
     let ops: Vec<(&str, u64, Op)> = vec![
         ("`Validator::cached`, one token for all tasks", 32, {
             let (v, t) = (hit.clone(), Arc::clone(&hot));
