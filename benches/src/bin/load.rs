@@ -26,7 +26,9 @@
 //! a `--warmup`, default 1 s) and starts only when the machine is quiet (under 8 % busy
 //! for a second, waiting at most 60 s). It records req/s, p50, p99, the server's CPU
 //! per request (from `/proc`, independent of the load generator) and the CPU the rest
-//! of the machine used during the run.
+//! of the machine used during the run. Then bare axum, the do-nothing `from_fn` and the
+//! cache hit again in paired windows: sets of back-to-back 2 s windows, each ratio taken
+//! within a set, so that the machine's drift between runs minutes apart cancels.
 //!
 //! Then, in-process: 1, 2 (and, where the machine has them, more) tokio workers for
 //! the cache-hit and verify paths, with bare axum beside them for reference, the
@@ -736,6 +738,7 @@ fn harness(o: Options) {
         }
     }
     let wall = started.elapsed();
+    let paired = paired_windows(&generator, &servers, &o, &fx.token, pin);
     drop(servers);
 
     // ---- the table
@@ -787,6 +790,9 @@ fn harness(o: Options) {
             verify.0 / jwt.0,
             verify.1,
         );
+    }
+    if let Some(paired) = paired {
+        w.push_str(&paired);
     }
     let all: Vec<&Run> = runs.values().flatten().collect();
     let other_max = all.iter().map(|r| r.other_cpu_s).fold(0.0, f64::max);
@@ -870,6 +876,86 @@ fn write_section(path: &PathBuf, text: &str) {
     std::fs::write(path, new).expect("write BENCHMARKS.md");
 }
 
+/// Sets of back-to-back windows in the paired comparison, and seconds per window.
+const PAIRED_SETS: usize = 8;
+const PAIRED_WINDOW_S: u64 = 2;
+
+/// The cache hit and the do-nothing `from_fn` against bare axum in back-to-back
+/// windows: one window per server in each set (order rotating), each figure the median
+/// over the sets of a set's ratio to its own bare window. The round-robin runs above
+/// are minutes apart, and this machine's speed drifts by more than the layer costs
+/// between them; windows seconds apart drift together. `None` without those servers.
+fn paired_windows(
+    generator: &Generator,
+    servers: &[Server],
+    o: &Options,
+    token: &str,
+    pin: bool,
+) -> Option<String> {
+    let names = ["bare", "noop_from_fn", "stytch_hit"];
+    let picked: Vec<&Server> = names
+        .iter()
+        .filter_map(|n| servers.iter().find(|s| s.name == *n))
+        .collect();
+    if picked.len() < 2 || picked[0].name != "bare" {
+        return None;
+    }
+    if o.quiet_wait {
+        wait_quiet();
+    }
+    // Per server: each set's (req/s, server CPU µs per request).
+    let mut figures: Vec<Vec<(f64, f64)>> = vec![Vec::new(); picked.len()];
+    for set in 0..PAIRED_SETS {
+        for k in 0..picked.len() {
+            let i = (k + set) % picked.len();
+            let server = picked[i];
+            let pid = server.child.id();
+            let s0 = proc_cpu_ticks(pid);
+            let run = generator.run(server.port, PAIRED_WINDOW_S, o.connections, token, pin);
+            let cpu_s = (proc_cpu_ticks(pid) - s0) as f64 / clk_tck();
+            let cpu_us = cpu_s * 1e6 / run.requests.max(1) as f64;
+            eprintln!(
+                "paired set {} {:>18}: {:>9.0} req/s  server {cpu_us:>5.1} µs/req",
+                set + 1,
+                server.name,
+                run.rps
+            );
+            figures[i].push((run.rps, cpu_us));
+        }
+    }
+    let mut w = String::new();
+    let _ = writeln!(
+        w,
+        "Paired windows: {PAIRED_SETS} sets of back-to-back {PAIRED_WINDOW_S} s windows, one per server (order rotating), after the runs above; a ratio is the median over the sets of a window's req/s over its set's bare window (min–max), a Δ CPU the median of the same differences.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| configuration | ratio to bare, paired (min–max) | Δ server CPU vs bare µs/req, paired |"
+    );
+    let _ = writeln!(w, "|---|---|---|");
+    for (i, server) in picked.iter().enumerate().skip(1) {
+        let mut ratios: Vec<f64> = (0..PAIRED_SETS)
+            .map(|set| figures[i][set].0 / figures[0][set].0)
+            .collect();
+        let mut deltas: Vec<f64> = (0..PAIRED_SETS)
+            .map(|set| figures[i][set].1 - figures[0][set].1)
+            .collect();
+        let (lo, hi) = min_max(&ratios);
+        let label = CONFIGS
+            .iter()
+            .find(|c| c.0 == server.name)
+            .map_or(server.name, |c| c.1);
+        let _ = writeln!(
+            w,
+            "| {label} | **{:.3}** ({lo:.3}–{hi:.3}) | {:+.2} |",
+            median(&mut ratios),
+            median(&mut deltas),
+        );
+    }
+    let _ = writeln!(w);
+    Some(w)
+}
+
 // ---------------------------------------------------------------- in-process extras
 
 /// An operation the scaling phase repeats.
@@ -926,7 +1012,7 @@ const TASKS: usize = 64;
 /// Windows per row of the scaling table, each measured at every worker count back to
 /// back (in alternating order), so that a ratio compares windows taken moments apart:
 /// on a shared VM the machine's speed drifts by more than the effects measured.
-const SCALING_PAIRS: usize = 6;
+const SCALING_PAIRS: usize = 8;
 /// Seconds per window.
 const SCALING_WINDOW_S: f64 = 1.5;
 
