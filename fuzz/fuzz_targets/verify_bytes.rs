@@ -30,6 +30,8 @@ fuzz_target!(|data: &[u8]| {
                 .block_on(env.validator.authenticate(Credentials::jwt(token.clone())));
             assert!(result.is_err(), "arbitrary bytes authenticated: {token:?}");
             assert!(env.validator.cached(&token).is_none());
+            // The bytes as a request carries them, text or not.
+            assert!(env.validator.cached(rest).is_none());
             assert_eq!(
                 env.validator.stats().remote_calls,
                 calls,
