@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo build --release -p benches --features fleet,metrics --bin hit_cost
-//! for mode in off fleet fleet-revoked bare layer layer-prometheus; do
+//! for mode in off fleet fleet-revoked bare layer layer-many layer-prometheus; do
 //!   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='hit_cost::hits*' \
 //!     --callgrind-out-file=/dev/null target/release/hit_cost $mode 100000 2>&1 | grep refs
 //! done
@@ -13,7 +13,8 @@
 //! `Validator::cached` on a plain validator; `fleet`: in fleet mode on a `redis-server`
 //! the program starts; `fleet-revoked`: the same with 1000 other sessions revoked;
 //! `layer`: a request through `Router` + `StytchLayer` (`oneshot`), the JWT served from
-//! the cache; `bare`: the same request through the router alone; `layer-prometheus`: the same with a `metrics-exporter-prometheus` recorder
+//! the cache; `layer-many`: the same with 64 sessions sending 8 requests in a row each,
+//! in turn (a thread serving many users); `bare`: the same request through the router alone; `layer-prometheus`: the same with a `metrics-exporter-prometheus` recorder
 //! installed before the first request. `fleet*` need the `fleet` feature,
 //! `layer-prometheus` the `metrics` feature.
 //!
@@ -127,7 +128,7 @@ fn layer(rt: &tokio::runtime::Runtime, fx: &Fixture, mode: &str, n: u64) {
     #[cfg(not(feature = "metrics"))]
     type Recorder = ();
     let _recorder: Option<Recorder> = match mode {
-        "layer" | "bare" => None,
+        "layer" | "layer-many" | "bare" => None,
         #[cfg(feature = "metrics")]
         "layer-prometheus" => Some(
             metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -142,15 +143,40 @@ fn layer(rt: &tokio::runtime::Runtime, fx: &Fixture, mode: &str, n: u64) {
     } else {
         app.layer(StytchLayer::new(rt.block_on(fx.validator(10_000))))
     });
-    let cookie =
-        axum::http::HeaderValue::from_str(&format!("{}={}", benches::JWT_COOKIE, fx.token))
-            .expect("cookie");
+    let cookie_for = |token: &str| {
+        axum::http::HeaderValue::from_str(&format!("{}={token}", benches::JWT_COOKIE))
+            .expect("cookie")
+    };
+    // `layer-many`: 64 sessions, each sending 8 requests in a row in turn, as the load
+    // harness's tasks do on one thread: what a thread serving many users sees.
+    let cookies: Vec<axum::http::HeaderValue> = if mode == "layer-many" {
+        (0..64)
+            .map(|_| {
+                let s = fx.emu.create_session(
+                    stytch_emulator::NewSession::new()
+                        .factor(stytch_emulator::Factor::email_magic_link(
+                            "ada.lovelace@example.com",
+                        ))
+                        .roles(["editor"]),
+                );
+                cookie_for(&benches::stytch_shaped(
+                    &fx.emu,
+                    &s.session_jwt,
+                    benches::TOKEN_BYTES,
+                ))
+            })
+            .collect()
+    } else {
+        vec![cookie_for(&fx.token)]
+    };
     let _enter = rt.enter();
-    // The first request verifies; the next ones are hits.
-    for _ in 0..2 {
-        assert_eq!(request(&app, &cookie), 200);
+    // The first request of each verifies; the next ones are hits.
+    for cookie in &cookies {
+        for _ in 0..2 {
+            assert_eq!(request(&app, cookie), 200);
+        }
     }
-    requests(&app, &cookie, n);
+    requests(&app, &cookies, n);
     #[cfg(feature = "metrics")]
     if let Some(handle) = &_recorder {
         assert!(
@@ -175,16 +201,17 @@ fn request(app: &axum::Router, cookie: &axum::http::HeaderValue) -> u16 {
 }
 
 /// The measured loop of the `layer` modes (callgrind: `--toggle-collect='hit_cost::hits*'`
-/// matches both loops).
+/// matches both loops): 8 requests in a row per cookie, the cookies in turn.
 #[inline(never)]
-fn hits_through_the_layer(app: &axum::Router, cookie: &axum::http::HeaderValue, n: u64) {
-    for _ in 0..n {
+fn hits_through_the_layer(app: &axum::Router, cookies: &[axum::http::HeaderValue], n: u64) {
+    for k in 0..n {
+        let cookie = &cookies[(k / 8) as usize % cookies.len()];
         black_box(request(app, black_box(cookie)));
     }
 }
 
-fn requests(app: &axum::Router, cookie: &axum::http::HeaderValue, n: u64) {
-    hits_through_the_layer(app, cookie, n);
+fn requests(app: &axum::Router, cookies: &[axum::http::HeaderValue], n: u64) {
+    hits_through_the_layer(app, cookies, n);
 }
 
 /// The `entry-bytes` mode: the heap bytes the verified cache holds per entry, counted

@@ -4,14 +4,17 @@
 //! polling every second. Served from the shared cache, every hit on every core would
 //! write the same cache lines: the shard's lock word and the entry's and the session's
 //! reference counts, so two cores serve such a token slower than one. A replica gives
-//! each thread its own copy of the session; a hit then writes only memory its own core
-//! holds, and only reads the entry's shared part (times, key id, revocation epoch).
+//! each thread its own handle on the session (a reference count of its own, on the
+//! same data); a hit then writes only memory its own core holds, and only reads the
+//! entry's shared part (token, times, key id, revocation epoch).
 //!
 //! A token becomes a replica on a thread when it hits the shared cache twice in a row
 //! in its slot there: a thread serving many distinct users keeps using the shared cache
-//! and copies nothing per request. A replica is re-checked exactly as a shared entry is,
-//! and compared by its whole token. A thread holds at most [`SLOTS`] replicas; they are
-//! outside the shared cache's byte budget (a few KB each per thread).
+//! and writes no replica per request. Making one costs a small allocation and two
+//! reference counts. A replica is re-checked exactly as a shared entry is, and compared
+//! by its whole token. A thread holds at most [`SLOTS`] replicas; each keeps its entry
+//! alive, outside the shared cache's byte budget, until the slot is taken by another
+//! token or the replica is found gone.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -42,10 +45,10 @@ pub(crate) enum Found {
 struct Replica {
     /// The validator's cache this came from (ids are never reused).
     owner: u64,
-    token: Box<[u8]>,
-    /// The shared entry, only read: its times, key and revocation epoch.
+    /// The shared entry, only read: its token, times, key and revocation epoch.
     entry: Arc<CachedToken>,
-    /// This thread's own copy, so its reference count stays on this core.
+    /// This thread's own handle on the session, so its reference count stays on this
+    /// core.
     session: Session,
 }
 
@@ -92,7 +95,7 @@ pub(crate) fn lookup(
             let mut slots = slots.try_borrow_mut().ok()?;
             let i = slot(fingerprint(owner, token));
             let replica = slots.replicas[i].as_ref()?;
-            if replica.owner != owner || *replica.token != *token {
+            if replica.owner != owner || *replica.entry.token != *token {
                 return None;
             }
             match check(&replica.entry) {
@@ -124,7 +127,6 @@ pub(crate) fn offer(owner: u64, token: &[u8], entry: &Arc<CachedToken>) {
         slots.candidates[i] = 0;
         slots.replicas[i] = Some(Replica {
             owner,
-            token: token.into(),
             entry: Arc::clone(entry),
             session: entry.session.replica(),
         });
@@ -140,7 +142,7 @@ mod tests {
 
     fn entry(token: &str) -> Arc<CachedToken> {
         Arc::new(CachedToken::new(
-            token,
+            token.as_bytes().into(),
             session(SessionSource::LocalJwt),
             Times::for_test(),
             Arc::from("kid"),
@@ -171,9 +173,9 @@ mod tests {
         assert!(lookup(1, token.as_bytes(), |_| Check::Fresh).is_none());
         offer(1, token.as_bytes(), &e);
         let s = hit(lookup(1, token.as_bytes(), |_| Check::Fresh)).expect("a replica");
-        // The thread's own copy: equal, not the shared allocation.
-        assert!(s == e.session);
+        // The thread's own handle: not the shared one, on the same data.
         assert!(!s.ptr_eq(&e.session));
+        assert!(s.shares_data(&e.session));
     }
 
     #[test]

@@ -180,9 +180,10 @@ impl Local {
             let kid = keys
                 .kid(&parsed.kid)
                 .unwrap_or_else(|| Arc::from(parsed.kid));
+            let token: Arc<[u8]> = jwt.as_bytes().into();
             cache.insert(
-                jwt.as_bytes().into(),
-                Arc::new(CachedToken::new(jwt, session.clone(), times, kid, epoch)),
+                Arc::clone(&token),
+                Arc::new(CachedToken::new(token, session.clone(), times, kid, epoch)),
             );
             metrics::cache_entries(cache.len() as u64);
         }

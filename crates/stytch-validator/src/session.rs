@@ -38,7 +38,11 @@ pub struct Organization {
 /// For consumer projects [`user_id`](Self::user_id) is the user; for B2B projects it is
 /// the member id and [`organization`](Self::organization) is set.
 #[derive(Clone, PartialEq)]
-pub struct Session(Arc<SessionData>);
+#[expect(
+    clippy::redundant_allocation,
+    reason = "the outer allocation is a handle: per-thread replicas get their own, so a clone writes a count no other core writes, on data they share (see `replica`)"
+)]
+pub struct Session(Arc<Arc<SessionData>>);
 
 #[derive(Clone, PartialEq)]
 pub(crate) struct SessionData {
@@ -97,19 +101,26 @@ impl<'de> Deserialize<'de> for NoClaims {
 impl Session {
     pub(crate) fn from_data(mut data: SessionData) -> Self {
         data.compact();
-        Self(Arc::new(data))
+        Self(Arc::new(Arc::new(data)))
     }
 
-    /// A copy in its own allocation, for a thread that serves this session often: its
-    /// reference count is then written by that thread alone.
+    /// A handle of its own on the same data, for a thread that serves this session
+    /// often: cloning it then writes a reference count that thread alone writes, while
+    /// the data stays shared and is only read. Costs one small allocation.
     pub(crate) fn replica(&self) -> Self {
-        Self(Arc::new((*self.0).clone()))
+        Self(Arc::new(Arc::clone(&*self.0)))
     }
 
-    /// Whether both are the same allocation.
+    /// Whether both are the same handle.
     #[cfg(test)]
     pub(crate) fn ptr_eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Whether both read the same data.
+    #[cfg(test)]
+    pub(crate) fn shares_data(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&*self.0, &*other.0)
     }
 
     /// The session id (`session-test-...`, or `member-session-test-...` for B2B).
@@ -232,8 +243,10 @@ impl Session {
     /// header per allocation: what the verified cache weighs it at.
     pub(crate) fn heap_bytes(&self) -> usize {
         use crate::verified::heap::{alloc, map, string, vec};
-        let d = &*self.0;
-        alloc(std::mem::size_of::<SessionData>() + 2 * std::mem::size_of::<usize>())
+        let d = &**self.0;
+        // The handle (two counts and a pointer), then the data (two counts and itself).
+        alloc(3 * std::mem::size_of::<usize>())
+            + alloc(std::mem::size_of::<SessionData>() + 2 * std::mem::size_of::<usize>())
             + string(&d.session_id)
             + string(&d.user_id)
             + string(&d.attributes.ip_address)

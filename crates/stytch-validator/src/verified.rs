@@ -8,6 +8,9 @@ use crate::jwt::Times;
 use crate::session::Session;
 
 pub(crate) struct CachedToken {
+    /// The whole token: the same allocation as the cache's key, so that a per-thread
+    /// replica can compare a request's token with it without a copy of its own.
+    pub(crate) token: Arc<[u8]>,
     pub(crate) session: Session,
     pub(crate) times: Times,
     /// Shared with the key set's own copy of the kid, not one string per entry.
@@ -22,17 +25,19 @@ pub(crate) struct CachedToken {
 impl CachedToken {
     /// `epoch`: the revoked set's epoch read before the session was found not revoked.
     pub(crate) fn new(
-        token: &str,
+        token: Arc<[u8]>,
         session: Session,
         times: Times,
         kid: Arc<str>,
         epoch: u64,
     ) -> Self {
-        let weight = (heap::alloc(token.len())
+        // The token's allocation holds two counts before its bytes.
+        let weight = (heap::alloc(token.len() + 2 * std::mem::size_of::<usize>())
             + heap::alloc(std::mem::size_of::<CachedToken>() + 2 * std::mem::size_of::<usize>())
             + CACHE_SLOT
             + session.heap_bytes()) as u64;
         Self {
+            token,
             session,
             times,
             kid,
@@ -45,7 +50,7 @@ impl CachedToken {
 /// What an entry costs in the cache's own table: the key's and value's headers and the
 /// cache's bookkeeping for the slot.
 const CACHE_SLOT: usize =
-    std::mem::size_of::<Box<[u8]>>() + std::mem::size_of::<Arc<CachedToken>>() + 32;
+    std::mem::size_of::<Arc<[u8]>>() + std::mem::size_of::<Arc<CachedToken>>() + 32;
 
 /// How the weigher counts heap bytes: what each allocation asks for, plus the header
 /// the allocator keeps with it (the resident cost is what bounds memory).
@@ -95,18 +100,18 @@ pub(crate) mod heap {
 #[derive(Clone, Copy, Default)]
 pub(crate) struct ByteWeight;
 
-impl quick_cache::Weighter<Box<[u8]>, Arc<CachedToken>> for ByteWeight {
-    fn weight(&self, _token: &Box<[u8]>, cached: &Arc<CachedToken>) -> u64 {
+impl quick_cache::Weighter<Arc<[u8]>, Arc<CachedToken>> for ByteWeight {
+    fn weight(&self, _token: &Arc<[u8]>, cached: &Arc<CachedToken>) -> u64 {
         cached.weight
     }
 }
 
 /// The verified-token cache: whole token → what it verified to, bounded in bytes.
-/// Keyed by the token's bytes: a lookup borrows them as the request carries them, so a
-/// hit copies nothing and needs no UTF-8 check (only tokens that verified, which are
-/// text, are ever inserted).
+/// Keyed by the token's bytes (shared with the entry's own `token`): a lookup borrows
+/// them as the request carries them, so a hit copies nothing and needs no UTF-8 check
+/// (only tokens that verified, which are text, are ever inserted).
 pub(crate) type VerifiedCache =
-    quick_cache::sync::Cache<Box<[u8]>, Arc<CachedToken>, ByteWeight, TokenHash>;
+    quick_cache::sync::Cache<Arc<[u8]>, Arc<CachedToken>, ByteWeight, TokenHash>;
 
 /// How many trailing bytes of a token the verified cache hashes.
 const HASHED_TAIL: usize = 32;
