@@ -393,11 +393,12 @@ impl StytchConfigBuilder {
     /// 0 disables the cache. Entries are weighed by what they hold (the token, the
     /// session's ids, factors, roles and custom claims, and fixed overhead), so the bound
     /// holds whatever the size of the tokens: a typical Stytch JWT of 1.5 KB costs about
-    /// 2.6 KB with its session, so the default keeps about 12 800 sessions. Stytch's
+    /// 2.7 KB with its session, so the default keeps about 12 500 sessions. Stytch's
     /// successes (kept until the fresh JWT's `exp`) are held in a second cache bounded
-    /// the same way. Each thread also keeps its own copies of up to 8 tokens it serves
-    /// again and again (so that one hot token does not make cores contend), outside
-    /// this budget.
+    /// the same way. Each thread also keeps its own handles on up to 8 entries it serves
+    /// again and again (so that one hot token does not make cores contend); an entry
+    /// held so stays alive past its eviction until the thread lets it go, outside this
+    /// budget.
     pub fn verified_cache_bytes(mut self, bytes: u64) -> Self {
         self.verified_cache_bytes = bytes;
         self
