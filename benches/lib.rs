@@ -50,17 +50,25 @@ impl Fixture {
             .start()
             .await
             .expect("the emulator starts");
-        let created = emu.create_session(
-            NewSession::new()
-                .factor(Factor::email_magic_link("ada.lovelace@example.com"))
-                .roles(["editor"]),
-        );
+        let created = new_session(&emu);
         let token = stytch_shaped(&emu, &created.session_jwt, TOKEN_BYTES);
         Fixture {
             emu,
             token,
             session_id: created.session_id,
         }
+    }
+
+    /// A new session like the fixture's (one email magic-link factor, the `editor`
+    /// role), as the emulator issues it.
+    pub fn session(&self) -> stytch_emulator::CreatedSession {
+        new_session(&self.emu)
+    }
+
+    /// The Stytch-shaped JWT of a new session like the fixture's: for benches that need
+    /// many distinct tokens of the fixture's size.
+    pub fn mint(&self) -> String {
+        stytch_shaped(&self.emu, &self.session().session_jwt, TOKEN_BYTES)
     }
 
     /// A config builder for this emulator's project, pointed at it.
@@ -88,6 +96,14 @@ impl Fixture {
     pub fn jwk(&self) -> Jwk {
         Jwk::from_jwks(&self.emu.jwks_json(), &self.emu.current_kid())
     }
+}
+
+fn new_session(emu: &EmulatorHandle) -> stytch_emulator::CreatedSession {
+    emu.create_session(
+        NewSession::new()
+            .factor(Factor::email_magic_link("ada.lovelace@example.com"))
+            .roles(["editor"]),
+    )
 }
 
 /// A config builder for a project served at `api_url`.

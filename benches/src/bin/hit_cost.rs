@@ -150,22 +150,7 @@ fn layer(rt: &tokio::runtime::Runtime, fx: &Fixture, mode: &str, n: u64) {
     // `layer-many`: 64 sessions, each sending 8 requests in a row in turn, as the load
     // harness's tasks do on one thread: what a thread serving many users sees.
     let cookies: Vec<axum::http::HeaderValue> = if mode == "layer-many" {
-        (0..64)
-            .map(|_| {
-                let s = fx.emu.create_session(
-                    stytch_emulator::NewSession::new()
-                        .factor(stytch_emulator::Factor::email_magic_link(
-                            "ada.lovelace@example.com",
-                        ))
-                        .roles(["editor"]),
-                );
-                cookie_for(&benches::stytch_shaped(
-                    &fx.emu,
-                    &s.session_jwt,
-                    benches::TOKEN_BYTES,
-                ))
-            })
-            .collect()
+        (0..64).map(|_| cookie_for(&fx.mint())).collect()
     } else {
         vec![cookie_for(&fx.token)]
     };
@@ -219,18 +204,7 @@ fn requests(app: &axum::Router, cookies: &[axum::http::HeaderValue], n: u64) {
 fn entry_bytes(rt: &tokio::runtime::Runtime, fx: &Fixture, n: u64) {
     use axum_stytch::stytch_validator::Credentials;
 
-    let tokens: Vec<String> = (0..n)
-        .map(|_| {
-            let s = fx.emu.create_session(
-                stytch_emulator::NewSession::new()
-                    .factor(stytch_emulator::Factor::email_magic_link(
-                        "ada.lovelace@example.com",
-                    ))
-                    .roles(["editor"]),
-            );
-            benches::stytch_shaped(&fx.emu, &s.session_jwt, benches::TOKEN_BYTES)
-        })
-        .collect();
+    let tokens: Vec<String> = (0..n).map(|_| fx.mint()).collect();
     // A budget far above what the entries weigh: nothing is evicted.
     let validator = rt.block_on(fx.validator(100_000));
     rt.block_on(validator.authenticate(Credentials::jwt(fx.token.clone())))

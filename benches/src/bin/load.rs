@@ -1036,20 +1036,7 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     // One token shared by every task (one hot cache entry), and one token per task
     // (64 sessions: what a server with many users sees).
     let hot: Arc<str> = fx.token.as_str().into();
-    let per_task: Arc<Vec<Arc<str>>> = Arc::new(
-        (0..TASKS)
-            .map(|_| {
-                let s = fx.emu.create_session(
-                    NewSession::new()
-                        .factor(stytch_emulator::Factor::email_magic_link(
-                            "ada.lovelace@example.com",
-                        ))
-                        .roles(["editor"]),
-                );
-                benches::stytch_shaped(&fx.emu, &s.session_jwt, benches::TOKEN_BYTES).into()
-            })
-            .collect(),
-    );
+    let per_task: Arc<Vec<Arc<str>>> = Arc::new((0..TASKS).map(|_| fx.mint().into()).collect());
     for t in std::iter::once(&hot).chain(per_task.iter()) {
         rt.block_on(hit.authenticate(Credentials::jwt(&**t)))
             .expect("verifies");
@@ -1266,19 +1253,7 @@ fn memory(rt: &tokio::runtime::Runtime, fx: &Fixture, w: &mut String) {
     // Valid tokens: as many distinct sessions, each token verified once and cached.
     const VALID: usize = 5000;
     let t0 = Instant::now();
-    let tokens: Vec<String> = (0..VALID)
-        .map(|_| {
-            fx.emu
-                .create_session(
-                    NewSession::new()
-                        .factor(stytch_emulator::Factor::email_magic_link(
-                            "ada.lovelace@example.com",
-                        ))
-                        .roles(["editor"]),
-                )
-                .session_jwt
-        })
-        .collect();
+    let tokens: Vec<String> = (0..VALID).map(|_| fx.session().session_jwt).collect();
     let minted = t0.elapsed();
     let validator = rt.block_on(fx.validator(10_000));
     // Verify everything once without caching first, so the allocator already holds
