@@ -59,7 +59,7 @@ impl Local {
             jwks,
             verified,
             verifications: AtomicU64::new(0),
-            hits: metrics::CacheHits::default(),
+            hits: metrics::CacheHits::new(),
             revoked,
         }
     }

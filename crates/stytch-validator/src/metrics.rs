@@ -54,10 +54,13 @@ mod enabled {
     /// on every one: registering hashes the name and looks it up in the recorder's
     /// registry, which costs more than the increment. The recorder in effect at a
     /// cache's first hit is the one that counts its hits.
-    #[derive(Default)]
     pub(crate) struct CacheHits(std::sync::OnceLock<metrics::Counter>);
 
     impl CacheHits {
+        pub(crate) const fn new() -> Self {
+            Self(std::sync::OnceLock::new())
+        }
+
         #[inline]
         pub(crate) fn record(&self) {
             self.0
@@ -128,10 +131,13 @@ mod disabled {
 
     use super::CircuitState;
 
-    #[derive(Default)]
     pub(crate) struct CacheHits;
 
     impl CacheHits {
+        pub(crate) const fn new() -> Self {
+            Self
+        }
+
         #[inline(always)]
         pub(crate) fn record(&self) {}
     }
