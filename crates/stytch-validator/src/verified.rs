@@ -147,15 +147,59 @@ impl std::hash::Hasher for TailHasher {
     }
 }
 
+/// Shards of the verified cache, at least: a hit read-locks its shard, which writes the
+/// shard's lock word, so cores serving different users meet on a lock only when their
+/// tokens share a shard. quick_cache's own default (4 per core, 8 on two cores) puts
+/// a few thousand sessions in each; this makes a lock word one of a few dozen
+/// sessions'. quick_cache halves the count until each shard has room for 32 entries, so
+/// a small budget keeps few shards.
+const MIN_SHARDS: usize = 256;
+
 /// A cache holding verified tokens up to `bytes` in all.
 pub(crate) fn new_cache(bytes: u64) -> VerifiedCache {
-    // The estimate only sizes the table; the weight bounds the content.
+    // The estimate only sizes the tables (and caps the shard count); the weight bounds
+    // the content.
     let estimated_items = (bytes / 2048).clamp(16, 1 << 20) as usize;
-    VerifiedCache::with(
-        estimated_items,
-        bytes,
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let options = quick_cache::OptionsBuilder::new()
+        .estimated_items_capacity(estimated_items)
+        .weight_capacity(bytes)
+        .shards(MIN_SHARDS.max(4 * cores))
+        .build()
+        .expect("the capacities are set");
+    VerifiedCache::with_options(
+        options,
         ByteWeight,
         TokenHash::default(),
         Default::default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_budget_is_split_into_many_shards_and_a_small_one_into_few() {
+        let default = new_cache(32 << 20);
+        assert!(
+            default.num_shards() >= MIN_SHARDS,
+            "{}",
+            default.num_shards()
+        );
+        // Each still has room for dozens of typical entries (~2.7 KB each).
+        assert!(
+            default.shard_capacity() >= 32 * 2700,
+            "{}",
+            default.shard_capacity()
+        );
+        // A budget of a few entries is not split below one entry's room.
+        let small = new_cache(64 << 10);
+        assert!(small.num_shards() <= 2, "{}", small.num_shards());
+        assert!(
+            small.shard_capacity() >= 16 << 10,
+            "{}",
+            small.shard_capacity()
+        );
+    }
 }
