@@ -73,11 +73,11 @@ impl<T: Clone + Send + Sync + 'static> PerThread<T> {
             if let Some(replica) = table.iter().find(|r| r.id == self.id) {
                 return Arc::clone(&replica.here).downcast::<T>().ok();
             }
+            // Replicas of dropped values go first: they would keep the value (a layer's
+            // validator and its caches) alive on this thread for nothing.
+            table.retain(|r| r.from.strong_count() > 0);
             if table.len() >= CAPACITY {
-                table.retain(|r| r.from.strong_count() > 0);
-                if table.len() >= CAPACITY {
-                    return None;
-                }
+                return None;
             }
             let here = Arc::new(T::clone(&self.value));
             let from: Weak<dyn Any + Send + Sync> = Arc::downgrade(&self.value) as Weak<T>;
@@ -143,6 +143,17 @@ mod tests {
         drop(old);
         origin.make_mut().0 = 2;
         assert_eq!(*origin.clone(), Settings(2));
+    }
+
+    #[test]
+    fn a_dropped_values_replica_goes_when_the_thread_makes_another() {
+        let first = PerThread::new(Settings(1));
+        let replica = Arc::downgrade(&first.clone().value);
+        drop(first);
+        assert!(replica.upgrade().is_some(), "held by the table until then");
+        let second = PerThread::new(Settings(2));
+        assert_eq!(*second.clone(), Settings(2));
+        assert!(replica.upgrade().is_none(), "let go with the next replica");
     }
 
     #[test]

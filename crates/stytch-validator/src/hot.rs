@@ -111,14 +111,14 @@ pub(crate) fn lookup(
         .flatten()
 }
 
-/// Notes a fresh hit in the shared cache; the second in a row in its slot makes the
-/// token a replica on this thread.
-pub(crate) fn offer(owner: u64, token: &[u8], entry: &Arc<CachedToken>) {
+/// Notes a fresh hit on `entry` in the shared cache; the second in a row in its slot
+/// makes it a replica on this thread.
+pub(crate) fn offer(owner: u64, entry: &Arc<CachedToken>) {
     let _ = SLOTS_HERE.try_with(|slots| {
         let Ok(mut slots) = slots.try_borrow_mut() else {
             return;
         };
-        let fingerprint = fingerprint(owner, token);
+        let fingerprint = fingerprint(owner, &entry.token);
         let i = slot(fingerprint);
         if slots.candidates[i] != fingerprint {
             slots.candidates[i] = fingerprint;
@@ -153,8 +153,8 @@ mod tests {
     /// Makes `token` a replica on this thread: two hits in a row.
     fn promoted(owner: u64, token: &str) {
         let e = entry(token);
-        offer(owner, token.as_bytes(), &e);
-        offer(owner, token.as_bytes(), &e);
+        offer(owner, &e);
+        offer(owner, &e);
     }
 
     fn hit(found: Option<Found>) -> Option<Session> {
@@ -169,9 +169,9 @@ mod tests {
         let token = "header.payload.signature-one";
         let e = entry(token);
         assert!(lookup(1, token.as_bytes(), |_| Check::Fresh).is_none());
-        offer(1, token.as_bytes(), &e);
+        offer(1, &e);
         assert!(lookup(1, token.as_bytes(), |_| Check::Fresh).is_none());
-        offer(1, token.as_bytes(), &e);
+        offer(1, &e);
         let s = hit(lookup(1, token.as_bytes(), |_| Check::Fresh)).expect("a replica");
         // The thread's own handle: not the shared one, on the same data.
         assert!(!s.ptr_eq(&e.session));
@@ -203,8 +203,8 @@ mod tests {
             .expect("a token in the same slot");
         let (ea, eb) = (entry(a), entry(&b));
         for _ in 0..4 {
-            offer(3, a.as_bytes(), &ea);
-            offer(3, b.as_bytes(), &eb);
+            offer(3, &ea);
+            offer(3, &eb);
         }
         assert!(lookup(3, a.as_bytes(), |_| Check::Fresh).is_none());
         assert!(lookup(3, b.as_bytes(), |_| Check::Fresh).is_none());

@@ -235,8 +235,8 @@ impl Validator {
         self.0.remote.circuit_open()
     }
 
-    /// The session for a JWT that verified before and is still valid, without any
-    /// allocation or I/O: the hot path. `None` means "call [`authenticate`](Self::authenticate)".
+    /// The session for a JWT that verified before and is still valid, without I/O: the
+    /// hot path. `None` means "call [`authenticate`](Self::authenticate)".
     /// A JWT of a revoked session is `None`.
     ///
     /// `jwt` is the token as text or as the bytes a header carries (`HeaderValue::as_bytes`):
