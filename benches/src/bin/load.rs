@@ -33,7 +33,8 @@
 //! minutes apart cancels.
 //!
 //! Then, in-process: 1, 2 (and, where the machine has them, more) tokio workers for
-//! the cache-hit and verify paths, with bare axum beside them for reference, the
+//! the cache-hit and verify paths, with bare axum beside them for reference (with one
+//! app cloned for every task, as a server does, and with an app per task), the
 //! remote fallback under a burst of 64 identical unknown session tokens, and resident
 //! memory per verified-cache entry and after 100k distinct forged tokens.
 //!
@@ -1045,10 +1046,11 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
             .expect("verifies");
         assert!(hit.cached(&**t).is_some());
     }
-    let bare_app = Router::new().route("/", get(hello));
-    let layer_app = Router::new()
-        .route("/", get(hello))
-        .layer(StytchLayer::new(hit.clone()));
+    let bare_app = || Router::new().route("/", get(hello));
+    let layer_app = {
+        let layer = StytchLayer::new(hit.clone());
+        move || Router::new().route("/", get(hello)).layer(layer.clone())
+    };
     // Static header values: cloning one per request then writes no shared reference
     // count (a `from_str` value's bytes are reference-counted), so the harness itself
     // adds no contention to what it measures. Leaked once per run.
@@ -1061,11 +1063,28 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     let hot_cookie = cookie(&hot);
     // A request through a router, as `axum::serve` makes it: each task is a connection
     // with its own router, prepared once (`benches::served`) and cloned per request,
-    // then `oneshot`.
-    let oneshot = |app: Router,
+    // then `oneshot`. `Shared`: every task's router is a clone of one app, as a server's
+    // connections are; axum then clones one route path's `Arc<str>` (the request's
+    // `MatchedPath`) on every request on every core. `Own`: every task builds its own
+    // app, so nothing of axum's is shared and what remains shared is the layer's.
+    #[derive(Clone, Copy)]
+    enum Apps {
+        Shared,
+        Own,
+    }
+    let oneshot = |app: &dyn Fn() -> Router,
+                   apps: Apps,
                    cookie: Box<dyn Fn(usize) -> axum::http::HeaderValue + Send + Sync>|
      -> Op {
-        let connections: Vec<Router> = (0..TASKS).map(|_| benches::served(app.clone())).collect();
+        let one = app();
+        let connections: Vec<Router> = (0..TASKS)
+            .map(|_| {
+                benches::served(match apps {
+                    Apps::Shared => one.clone(),
+                    Apps::Own => app(),
+                })
+            })
+            .collect();
         Arc::new(move |i| {
             use tower::ServiceExt;
             let mut req = axum::http::Request::get("/")
@@ -1088,20 +1107,48 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
         }),
         ("bare axum Router `oneshot` (reference: axum alone)", 8, {
             let cookies = Arc::clone(&cookies);
-            oneshot(bare_app, Box::new(move |i| cookies[i].clone()))
+            oneshot(
+                &bare_app,
+                Apps::Shared,
+                Box::new(move |i| cookies[i].clone()),
+            )
         }),
         (
             "Router + StytchLayer `oneshot`, cache hit, a token per task",
             8,
             {
                 let cookies = Arc::clone(&cookies);
-                oneshot(layer_app.clone(), Box::new(move |i| cookies[i].clone()))
+                oneshot(
+                    &layer_app,
+                    Apps::Shared,
+                    Box::new(move |i| cookies[i].clone()),
+                )
             },
         ),
         (
             "Router + StytchLayer `oneshot`, cache hit, one token for all tasks",
             8,
-            oneshot(layer_app, Box::new(move |_| hot_cookie.clone())),
+            oneshot(
+                &layer_app,
+                Apps::Shared,
+                Box::new(move |_| hot_cookie.clone()),
+            ),
+        ),
+        (
+            "bare axum Router `oneshot`, an app per task (axum shares nothing)",
+            8,
+            {
+                let cookies = Arc::clone(&cookies);
+                oneshot(&bare_app, Apps::Own, Box::new(move |i| cookies[i].clone()))
+            },
+        ),
+        (
+            "Router + StytchLayer `oneshot`, cache hit, a token and an app per task (one layer)",
+            8,
+            {
+                let cookies = Arc::clone(&cookies);
+                oneshot(&layer_app, Apps::Own, Box::new(move |i| cookies[i].clone()))
+            },
         ),
         ("`Validator::authenticate`, cache disabled (verify)", 1, {
             let (v, t) = (cold.clone(), Arc::clone(&per_task));
@@ -1123,7 +1170,7 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
     );
     let _ = writeln!(
         w,
-        "64 tasks loop over the operation (yielding every *batch* operations), process not pinned. Per row, after waiting for quiet: {SCALING_PAIRS} sets of back-to-back {SCALING_WINDOW_S} s windows, one per worker count (order alternating); a scaling figure is the median over the sets of the ratio of ops/s in one set's windows (min–max in brackets), an ops/s figure the median of its windows. Targets: `Validator::cached` with one token for all tasks ≥ 1.8× at 2 workers; Router + StytchLayer cache hit ≥ 1.85× at 2 workers.\n"
+        "64 tasks loop over the operation (yielding every *batch* operations), process not pinned. Per row, after waiting for quiet: {SCALING_PAIRS} sets of back-to-back {SCALING_WINDOW_S} s windows, one per worker count (order alternating); a scaling figure is the median over the sets of the ratio of ops/s in one set's windows (min–max in brackets), an ops/s figure the median of its windows. The `Router` rows clone one app for every task, as a server does for its connections, so axum clones one shared `Arc<str>` (the route's `MatchedPath`) per request on every core; the rows with an app per task share nothing of axum's. Targets: `Validator::cached` with one token for all tasks ≥ 1.8× at 2 workers; Router + StytchLayer cache hit ≥ 1.85× at 2 workers.\n"
     );
     let _ = write!(w, "| operation | batch |");
     for n in &counts {
