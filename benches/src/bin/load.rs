@@ -837,7 +837,7 @@ fn harness(o: Options) {
         .unwrap_or_default();
     let _ = writeln!(
         head,
-        "Machine: {cores} vCPU ({cpu}), Linux {}, {}. Servers: one process each, {} a 1-worker tokio runtime, bound to 127.0.0.1. Load: {}. Token: {}-byte Stytch-shaped session JWT in the `{JWT_COOKIE}` cookie, minted by stytch-emulator. {} rounds, configurations interleaved round-robin, {} s warm-up + {} s measured per run.\n",
+        "Machine: {cores} vCPU ({cpu}), Linux {}, {}. Servers: a fresh process for every run, {} a 1-worker tokio runtime, bound to 127.0.0.1. Load: {}. Token: {}-byte Stytch-shaped session JWT in the `{JWT_COOKIE}` cookie, minted by stytch-emulator. {} rounds, configurations interleaved round-robin, {} s warm-up + {} s measured per run.\n",
         sh("uname", &["-r"]).unwrap_or_default(),
         sh("rustc", &["--version"]).unwrap_or_default(),
         if pin {
