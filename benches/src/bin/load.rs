@@ -1076,14 +1076,9 @@ fn scaling(rt: &tokio::runtime::Runtime, fx: &Fixture, filter: Option<&str>, w: 
                    apps: Apps,
                    cookie: Box<dyn Fn(usize) -> axum::http::HeaderValue + Send + Sync>|
      -> Op {
-        let one = app();
+        let shared = matches!(apps, Apps::Shared).then(app);
         let connections: Vec<Router> = (0..TASKS)
-            .map(|_| {
-                benches::served(match apps {
-                    Apps::Shared => one.clone(),
-                    Apps::Own => app(),
-                })
-            })
+            .map(|_| benches::served(shared.clone().unwrap_or_else(app)))
             .collect();
         Arc::new(move |i| {
             use tower::ServiceExt;
