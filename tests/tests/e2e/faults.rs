@@ -430,6 +430,65 @@ async fn c_jwks_18_a_leader_that_goes_away_does_not_strand_the_fetch() {
     assert_eq!(live.fetches(), 2, "C-JWKS-18");
 }
 
+/// C-JWKS-20: a routine refresh (the set past 80 % of its max-age) whose JWKS request
+/// is accepted and never answered holds up no request the current keys can check: the
+/// token already verified and a token seen for the first time both get 200 while that
+/// one fetch is in flight, and nobody starts another or calls Stytch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_jwks_20_a_hanging_routine_refresh_blocks_no_reader() {
+    // The refresh may wait an hour: if a reader waited for it, it would not come back.
+    let live = Live::warm(|b| {
+        b.jwks_max_age(Duration::from_secs(60))
+            .request_timeout(Duration::from_secs(3600))
+    })
+    .await;
+    let known = live.session(&[]);
+    let known = Req::cookie(&known.session_jwt);
+    assert_eq!(
+        live.get("/protected", &known).await.status,
+        200,
+        "C-JWKS-20"
+    );
+    live.emu
+        .inject_fault(Route::Jwks, Fault::latency(Duration::from_secs(3600)));
+    // Past 80 % of the max-age; the JWT (5 minutes) is still valid.
+    live.advance(Duration::from_secs(49));
+    let before = live.fetches();
+    // The first reader past the due time starts the refresh in the background.
+    assert_eq!(
+        live.get("/protected", &known).await.status,
+        200,
+        "C-JWKS-20"
+    );
+    assert!(
+        settle(|| live.fetches() > before).await,
+        "C-JWKS-20: the refresh reached the JWKS"
+    );
+    // Now the fetch hangs. A liveness bound only: any wait on the fetch is an hour.
+    let readers = async {
+        let hit = live.get("/protected", &known).await;
+        let first_seen = live
+            .get("/protected", &Req::cookie(&live.session(&[]).session_jwt))
+            .await;
+        (hit, first_seen)
+    };
+    let (hit, first_seen) = tokio::time::timeout(Duration::from_secs(60), readers)
+        .await
+        .expect("C-JWKS-20: a reader waited for the hanging refresh");
+    assert_eq!(hit.status, 200, "C-JWKS-20: cache hit: {}", hit.body);
+    assert_eq!(
+        first_seen.status, 200,
+        "C-JWKS-20: verified with the current keys: {}",
+        first_seen.body
+    );
+    assert_eq!(
+        live.fetches(),
+        before + 1,
+        "C-JWKS-20: one fetch in flight, no other started"
+    );
+    assert_eq!(live.calls(), 0, "C-JWKS-20: no remote call");
+}
+
 // ---------------------------------------------------------------- Stytch API (C-API-*)
 
 /// An expired JWT of a live session: the remote path.
