@@ -455,8 +455,11 @@ impl Generator {
         }
         match self {
             Generator::Wrk(_) => {
+                // wrk wants at least one connection per thread.
+                let threads = conns.clamp(1, 2);
                 cmd.arg("wrk")
-                    .args(["-t2", &format!("-c{conns}"), &format!("-d{secs}s")])
+                    .args([&format!("-t{threads}"), &format!("-c{conns}")])
+                    .arg(format!("-d{secs}s"))
                     .args(["--latency", "-H", &cookie, &url]);
             }
             Generator::BuiltIn => {
@@ -736,6 +739,7 @@ fn harness(o: Options) {
     }
     let wall = started.elapsed();
     let paired = paired_windows(&generator, &configs, &spawn, &o, &fx.token, pin);
+    let unloaded = unloaded_latency(&generator, &configs, &spawn, &o, &fx.token, pin);
 
     // ---- the table
     let bare = runs.get("bare").cloned();
@@ -791,6 +795,9 @@ fn harness(o: Options) {
     }
     if let Some((paired, _)) = &paired {
         w.push_str(paired);
+    }
+    if let Some(unloaded) = &unloaded {
+        w.push_str(unloaded);
     }
     let all: Vec<&Run> = runs.values().flatten().collect();
     let other_max = all.iter().map(|r| r.other_cpu_s).fold(0.0, f64::max);
@@ -958,6 +965,92 @@ fn paired_windows(
     }
     let _ = writeln!(w);
     Some((w, hit))
+}
+
+/// Sets in the unloaded-latency phase, and seconds per window.
+const UNLOADED_SETS: usize = 6;
+const UNLOADED_WINDOW_S: u64 = 2;
+
+/// Latency with one connection and one request at a time: the time a request takes
+/// when nothing waits ahead of it, which the saturated runs' p50 (mostly queueing)
+/// hides. Bare axum, the cache hit, the verify path and the hand-written jsonwebtoken
+/// middleware (what verifying costs without this crate), each set with fresh processes
+/// and back-to-back windows, so that a Δ is taken within a set. `None` without bare
+/// axum and one of the others.
+fn unloaded_latency(
+    generator: &Generator,
+    configs: &[(&'static str, &'static str)],
+    spawn: &dyn Fn(&'static str) -> Server,
+    o: &Options,
+    token: &str,
+    pin: bool,
+) -> Option<String> {
+    // (server, target for its p50 over bare axum's, µs)
+    let picked: Vec<(&'static str, Option<f64>)> = [
+        ("bare", None),
+        ("stytch_hit", Some(2.0)),
+        ("stytch_verify", Some(30.0)),
+        ("jsonwebtoken", None),
+    ]
+    .into_iter()
+    .filter(|(n, _)| configs.iter().any(|c| c.0 == *n))
+    .collect();
+    if picked.len() < 2 || picked[0].0 != "bare" {
+        return None;
+    }
+    if o.quiet_wait {
+        wait_quiet();
+    }
+    // Per server: each set's (p50, p99) in µs.
+    let mut figures: Vec<Vec<(f64, f64)>> = vec![Vec::new(); picked.len()];
+    for set in 0..UNLOADED_SETS {
+        let servers: Vec<Server> = picked.iter().map(|(name, _)| spawn(name)).collect();
+        for k in 0..picked.len() {
+            let i = (k + set) % picked.len();
+            let server = &servers[i];
+            generator.run(server.port, PAIRED_WARMUP_S, 1, token, pin);
+            let run = generator.run(server.port, UNLOADED_WINDOW_S, 1, token, pin);
+            eprintln!(
+                "unloaded set {} {:>18}: p50 {:>6.1} µs  p99 {:>6.1} µs",
+                set + 1,
+                server.name,
+                run.p50_us,
+                run.p99_us
+            );
+            figures[i].push((run.p50_us, run.p99_us));
+        }
+    }
+    let mut w = String::new();
+    let _ = writeln!(
+        w,
+        "Unloaded latency: 1 connection, one request at a time, {UNLOADED_SETS} sets of back-to-back {UNLOADED_WINDOW_S} s windows (fresh processes, {PAIRED_WARMUP_S} s warm-up, order rotating); each figure the median over the sets, a Δ the median of the differences within a set (min–max). The latency is the client's, from writing the request to reading the whole response.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| configuration | p50 µs | p99 µs | Δ p50 vs bare, paired (min–max) | target |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|");
+    for (i, (name, target)) in picked.iter().enumerate() {
+        let label = CONFIGS.iter().find(|c| c.0 == *name).map_or(*name, |c| c.1);
+        let p50 = median(&mut figures[i].iter().map(|f| f.0).collect::<Vec<_>>());
+        let p99 = median(&mut figures[i].iter().map(|f| f.1).collect::<Vec<_>>());
+        let delta = if i == 0 {
+            "–".to_owned()
+        } else {
+            let mut deltas: Vec<f64> = (0..UNLOADED_SETS)
+                .map(|set| figures[i][set].0 - figures[0][set].0)
+                .collect();
+            let (lo, hi) = min_max(&deltas);
+            format!("**{:+.1}** ({lo:+.1}–{hi:+.1})", median(&mut deltas))
+        };
+        let _ = writeln!(
+            w,
+            "| {label} | {p50:.1} | {p99:.1} | {delta} | {} |",
+            target.map_or("–".to_owned(), |t| format!("≤ +{t:.0} µs")),
+        );
+    }
+    let _ = writeln!(w);
+    Some(w)
 }
 
 // ---------------------------------------------------------------- in-process extras
