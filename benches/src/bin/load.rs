@@ -911,28 +911,21 @@ fn paired_windows(
         wait_quiet();
     }
     // Per server: each set's (req/s, server CPU µs per request).
-    let mut figures: Vec<Vec<(f64, f64)>> = vec![Vec::new(); picked.len()];
-    for set in 0..PAIRED_SETS {
-        // Fresh processes for every set, each warmed up just before its window.
-        let servers: Vec<Server> = picked.iter().map(|name| spawn(name)).collect();
-        for k in 0..picked.len() {
-            let i = (k + set) % picked.len();
-            let server = &servers[i];
-            generator.run(server.port, PAIRED_WARMUP_S, o.connections, token, pin);
-            let pid = server.child.id();
-            let s0 = proc_cpu_ticks(pid);
-            let run = generator.run(server.port, PAIRED_WINDOW_S, o.connections, token, pin);
-            let cpu_s = (proc_cpu_ticks(pid) - s0) as f64 / clk_tck();
-            let cpu_us = cpu_s * 1e6 / run.requests.max(1) as f64;
-            eprintln!(
-                "paired set {} {:>18}: {:>9.0} req/s  server {cpu_us:>5.1} µs/req",
-                set + 1,
-                server.name,
-                run.rps
-            );
-            figures[i].push((run.rps, cpu_us));
-        }
-    }
+    let figures = rotating_sets(PAIRED_SETS, &picked, spawn, |set, server| {
+        generator.run(server.port, PAIRED_WARMUP_S, o.connections, token, pin);
+        let pid = server.child.id();
+        let s0 = proc_cpu_ticks(pid);
+        let run = generator.run(server.port, PAIRED_WINDOW_S, o.connections, token, pin);
+        let cpu_s = (proc_cpu_ticks(pid) - s0) as f64 / clk_tck();
+        let cpu_us = cpu_s * 1e6 / run.requests.max(1) as f64;
+        eprintln!(
+            "paired set {} {:>18}: {:>9.0} req/s  server {cpu_us:>5.1} µs/req",
+            set + 1,
+            server.name,
+            run.rps
+        );
+        (run.rps, cpu_us)
+    });
     let mut w = String::new();
     let _ = writeln!(
         w,
@@ -965,6 +958,26 @@ fn paired_windows(
     }
     let _ = writeln!(w);
     Some((w, hit))
+}
+
+/// `sets` sets of back-to-back windows, one per server in `names`: every set starts
+/// fresh processes and the order rotates from set to set. `measure` gets the set's
+/// index and a server; the result holds, per server, each set's figure.
+fn rotating_sets<T>(
+    sets: usize,
+    names: &[&'static str],
+    spawn: &dyn Fn(&'static str) -> Server,
+    mut measure: impl FnMut(usize, &Server) -> T,
+) -> Vec<Vec<T>> {
+    let mut figures: Vec<Vec<T>> = names.iter().map(|_| Vec::with_capacity(sets)).collect();
+    for set in 0..sets {
+        let servers: Vec<Server> = names.iter().map(|name| spawn(name)).collect();
+        for k in 0..names.len() {
+            let i = (k + set) % names.len();
+            figures[i].push(measure(set, &servers[i]));
+        }
+    }
+    figures
 }
 
 /// Sets in the unloaded-latency phase, and seconds per window.
@@ -1002,24 +1015,19 @@ fn unloaded_latency(
         wait_quiet();
     }
     // Per server: each set's (p50, p99) in µs.
-    let mut figures: Vec<Vec<(f64, f64)>> = vec![Vec::new(); picked.len()];
-    for set in 0..UNLOADED_SETS {
-        let servers: Vec<Server> = picked.iter().map(|(name, _)| spawn(name)).collect();
-        for k in 0..picked.len() {
-            let i = (k + set) % picked.len();
-            let server = &servers[i];
-            generator.run(server.port, PAIRED_WARMUP_S, 1, token, pin);
-            let run = generator.run(server.port, UNLOADED_WINDOW_S, 1, token, pin);
-            eprintln!(
-                "unloaded set {} {:>18}: p50 {:>6.1} µs  p99 {:>6.1} µs",
-                set + 1,
-                server.name,
-                run.p50_us,
-                run.p99_us
-            );
-            figures[i].push((run.p50_us, run.p99_us));
-        }
-    }
+    let names: Vec<&'static str> = picked.iter().map(|(name, _)| *name).collect();
+    let figures = rotating_sets(UNLOADED_SETS, &names, spawn, |set, server| {
+        generator.run(server.port, PAIRED_WARMUP_S, 1, token, pin);
+        let run = generator.run(server.port, UNLOADED_WINDOW_S, 1, token, pin);
+        eprintln!(
+            "unloaded set {} {:>18}: p50 {:>6.1} µs  p99 {:>6.1} µs",
+            set + 1,
+            server.name,
+            run.p50_us,
+            run.p99_us
+        );
+        (run.p50_us, run.p99_us)
+    });
     let mut w = String::new();
     let _ = writeln!(
         w,
