@@ -738,8 +738,16 @@ fn harness(o: Options) {
         }
     }
     let wall = started.elapsed();
-    let paired = paired_windows(&generator, &configs, &spawn, &o, &fx.token, pin);
-    let unloaded = unloaded_latency(&generator, &configs, &spawn, &o, &fx.token, pin);
+    let windows = Windows {
+        generator: &generator,
+        configs: &configs,
+        spawn: &spawn,
+        o: &o,
+        token: &fx.token,
+        pin,
+    };
+    let paired = paired_windows(&windows);
+    let unloaded = unloaded_latency(&windows);
 
     // ---- the table
     let bare = runs.get("bare").cloned();
@@ -892,30 +900,14 @@ const PAIRED_WARMUP_S: u64 = 1;
 /// round-robin runs above are minutes apart, and this machine's speed drifts by more
 /// than the layer costs between them; windows seconds apart drift together. `None`
 /// without those servers.
-fn paired_windows(
-    generator: &Generator,
-    configs: &[(&'static str, &'static str)],
-    spawn: &dyn Fn(&'static str) -> Server,
-    o: &Options,
-    token: &str,
-    pin: bool,
-) -> Option<(String, Option<f64>)> {
-    let picked: Vec<&'static str> = ["bare", "noop_from_fn", "stytch_hit"]
-        .into_iter()
-        .filter(|n| configs.iter().any(|c| c.0 == *n))
-        .collect();
-    if picked.len() < 2 || picked[0] != "bare" {
-        return None;
-    }
-    if o.quiet_wait {
-        wait_quiet();
-    }
+fn paired_windows(h: &Windows) -> Option<(String, Option<f64>)> {
+    let picked = h.pick(&["bare", "noop_from_fn", "stytch_hit"])?;
     // Per server: each set's (req/s, server CPU µs per request).
-    let figures = rotating_sets(PAIRED_SETS, &picked, spawn, |set, server| {
-        generator.run(server.port, PAIRED_WARMUP_S, o.connections, token, pin);
+    let figures = h.rotating_sets(PAIRED_SETS, &picked, |set, server| {
+        h.run(server, PAIRED_WARMUP_S, h.o.connections);
         let pid = server.child.id();
         let s0 = proc_cpu_ticks(pid);
-        let run = generator.run(server.port, PAIRED_WINDOW_S, o.connections, token, pin);
+        let run = h.run(server, PAIRED_WINDOW_S, h.o.connections);
         let cpu_s = (proc_cpu_ticks(pid) - s0) as f64 / clk_tck();
         let cpu_us = cpu_s * 1e6 / run.requests.max(1) as f64;
         eprintln!(
@@ -960,24 +952,59 @@ fn paired_windows(
     Some((w, hit))
 }
 
-/// `sets` sets of back-to-back windows, one per server in `names`: every set starts
-/// fresh processes and the order rotates from set to set. `measure` gets the set's
-/// index and a server; the result holds, per server, each set's figure.
-fn rotating_sets<T>(
-    sets: usize,
-    names: &[&'static str],
-    spawn: &dyn Fn(&'static str) -> Server,
-    mut measure: impl FnMut(usize, &Server) -> T,
-) -> Vec<Vec<T>> {
-    let mut figures: Vec<Vec<T>> = names.iter().map(|_| Vec::with_capacity(sets)).collect();
-    for set in 0..sets {
-        let servers: Vec<Server> = names.iter().map(|name| spawn(name)).collect();
-        for k in 0..names.len() {
-            let i = (k + set) % names.len();
-            figures[i].push(measure(set, &servers[i]));
+/// What the windowed HTTP phases after the round-robin runs work with.
+struct Windows<'a> {
+    generator: &'a Generator,
+    configs: &'a [(&'static str, &'static str)],
+    spawn: &'a dyn Fn(&'static str) -> Server,
+    o: &'a Options,
+    token: &'a str,
+    pin: bool,
+}
+
+impl Windows<'_> {
+    /// The servers of `wanted` that this run serves, after waiting for quiet; `None`
+    /// unless bare axum and at least one other are among them.
+    fn pick(&self, wanted: &[&'static str]) -> Option<Vec<&'static str>> {
+        let picked: Vec<&'static str> = wanted
+            .iter()
+            .copied()
+            .filter(|n| self.configs.iter().any(|c| c.0 == *n))
+            .collect();
+        if picked.len() < 2 || picked[0] != "bare" {
+            return None;
         }
+        if self.o.quiet_wait {
+            wait_quiet();
+        }
+        Some(picked)
     }
-    figures
+
+    /// One window of load on `server`.
+    fn run(&self, server: &Server, secs: u64, conns: usize) -> Run {
+        self.generator
+            .run(server.port, secs, conns, self.token, self.pin)
+    }
+
+    /// `sets` sets of back-to-back windows, one per server in `names`: every set starts
+    /// fresh processes and the order rotates from set to set. `measure` gets the set's
+    /// index and a server; the result holds, per server, each set's figure.
+    fn rotating_sets<T>(
+        &self,
+        sets: usize,
+        names: &[&'static str],
+        mut measure: impl FnMut(usize, &Server) -> T,
+    ) -> Vec<Vec<T>> {
+        let mut figures: Vec<Vec<T>> = names.iter().map(|_| Vec::with_capacity(sets)).collect();
+        for set in 0..sets {
+            let servers: Vec<Server> = names.iter().map(|name| (self.spawn)(name)).collect();
+            for k in 0..names.len() {
+                let i = (k + set) % names.len();
+                figures[i].push(measure(set, &servers[i]));
+            }
+        }
+        figures
+    }
 }
 
 /// Sets in the unloaded-latency phase, and seconds per window.
@@ -990,35 +1017,18 @@ const UNLOADED_WINDOW_S: u64 = 2;
 /// middleware (what verifying costs without this crate), each set with fresh processes
 /// and back-to-back windows, so that a Δ is taken within a set. `None` without bare
 /// axum and one of the others.
-fn unloaded_latency(
-    generator: &Generator,
-    configs: &[(&'static str, &'static str)],
-    spawn: &dyn Fn(&'static str) -> Server,
-    o: &Options,
-    token: &str,
-    pin: bool,
-) -> Option<String> {
-    // (server, target for its p50 over bare axum's, µs)
-    let picked: Vec<(&'static str, Option<f64>)> = [
-        ("bare", None),
-        ("stytch_hit", Some(2.0)),
-        ("stytch_verify", Some(30.0)),
-        ("jsonwebtoken", None),
-    ]
-    .into_iter()
-    .filter(|(n, _)| configs.iter().any(|c| c.0 == *n))
-    .collect();
-    if picked.len() < 2 || picked[0].0 != "bare" {
-        return None;
-    }
-    if o.quiet_wait {
-        wait_quiet();
-    }
+fn unloaded_latency(h: &Windows) -> Option<String> {
+    let picked = h.pick(&["bare", "stytch_hit", "stytch_verify", "jsonwebtoken"])?;
+    // The bar for a server's p50 over bare axum's, µs.
+    let target = |name: &str| match name {
+        "stytch_hit" => Some(2.0),
+        "stytch_verify" => Some(30.0),
+        _ => None,
+    };
     // Per server: each set's (p50, p99) in µs.
-    let names: Vec<&'static str> = picked.iter().map(|(name, _)| *name).collect();
-    let figures = rotating_sets(UNLOADED_SETS, &names, spawn, |set, server| {
-        generator.run(server.port, PAIRED_WARMUP_S, 1, token, pin);
-        let run = generator.run(server.port, UNLOADED_WINDOW_S, 1, token, pin);
+    let figures = h.rotating_sets(UNLOADED_SETS, &picked, |set, server| {
+        h.run(server, PAIRED_WARMUP_S, 1);
+        let run = h.run(server, UNLOADED_WINDOW_S, 1);
         eprintln!(
             "unloaded set {} {:>18}: p50 {:>6.1} µs  p99 {:>6.1} µs",
             set + 1,
@@ -1038,7 +1048,7 @@ fn unloaded_latency(
         "| configuration | p50 µs | p99 µs | Δ p50 vs bare, paired (min–max) | target |"
     );
     let _ = writeln!(w, "|---|---|---|---|---|");
-    for (i, (name, target)) in picked.iter().enumerate() {
+    for (i, name) in picked.iter().enumerate() {
         let label = CONFIGS.iter().find(|c| c.0 == *name).map_or(*name, |c| c.1);
         let p50 = median(&mut figures[i].iter().map(|f| f.0).collect::<Vec<_>>());
         let p99 = median(&mut figures[i].iter().map(|f| f.1).collect::<Vec<_>>());
@@ -1054,7 +1064,7 @@ fn unloaded_latency(
         let _ = writeln!(
             w,
             "| {label} | {p50:.1} | {p99:.1} | {delta} | {} |",
-            target.map_or("–".to_owned(), |t| format!("≤ +{t:.0} µs")),
+            target(name).map_or("–".to_owned(), |t| format!("≤ +{t:.0} µs")),
         );
     }
     let _ = writeln!(w);
